@@ -1,0 +1,130 @@
+import keras
+import numpy as np
+import pytest
+
+from tlhelpers import downloads, models
+
+
+@pytest.fixture(scope="module")
+def mobilenet(imagenet_cache):
+    return models.build_base("mobilenet_025", (96, 96, 3))
+
+
+def test_imagenet_mobilenet_loads_from_the_cache(mobilenet):
+    assert mobilenet.count_params() == 218_544
+    assert mobilenet.output_shape == (None, 3, 3, 256)
+    random = models.build_base("mobilenet_025", (96, 96, 3), weights=None)
+    kernel = mobilenet.get_layer("conv1").get_weights()[0]
+    assert not np.allclose(kernel, random.get_layer("conv1").get_weights()[0])
+
+
+def test_vgg16_structure_without_weights():
+    base = models.build_base("vgg16", (224, 224, 3), weights=None)
+    assert base.count_params() == 14_714_688
+    assert base.output_shape == (None, 7, 7, 512)
+
+
+@pytest.mark.parametrize("mode", ["tf", "caffe"])
+def test_preprocess_matches_keras_applications(mode):
+    from keras.applications import imagenet_utils
+
+    x = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype("float32")
+    expected = imagenet_utils.preprocess_input(x.copy(), mode=mode)
+    np.testing.assert_allclose(models.Preprocess(mode)(x), expected, rtol=1e-5, atol=1e-4)
+
+
+def test_preprocess_rejects_unknown_mode():
+    with pytest.raises(ValueError, match="mode='torch'"):
+        models.Preprocess("torch")
+
+
+def test_build_base_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"at least 32x32.*input_shape=\(16, 16, 3\)"):
+        models.build_base("mobilenet_025", (16, 16, 3), weights=None)
+    with pytest.raises(ValueError, match="Unknown base.*'vgg16'"):
+        models.build_base("resnet9000", (96, 96, 3))
+
+
+def test_head_shapes_and_errors():
+    head = models.build_head(5)
+    head.build((None, 3, 3, 256))
+    assert head.output_shape == (None, 5)
+    assert [type(layer).__name__ for layer in head.layers] == ["Flatten", "Dense", "Dense"]
+    linear = models.build_head(3, hidden_units=0, pooling="avg")
+    linear.build((None, 3, 3, 8))
+    assert linear.count_params() == 8 * 3 + 3
+    with pytest.raises(ValueError, match="num_classes=1"):
+        models.build_head(1)
+    with pytest.raises(ValueError, match="pooling='max'"):
+        models.build_head(3, pooling="max")
+
+
+def test_assemble_freeze_and_count(mobilenet):
+    base = models.freeze(mobilenet)
+    head = models.build_head(10)
+    model = models.assemble(base, head, "tf")
+    counts = models.count_params(model)
+    assert counts["non_trainable"] == 218_544
+    assert counts["trainable"] == head.count_params() == 3 * 3 * 256 * 256 + 256 + 2570
+    assert model.output_shape == (None, 10)
+    models.check_num_classes(model, [str(i) for i in range(10)])
+    with pytest.raises(ValueError, match=r"predicts 10 classes, but the data has 3"):
+        models.check_num_classes(model, ["a", "b", "c"])
+
+
+def test_unfreeze_top_keeps_batchnorm_frozen():
+    base = models.build_base("mobilenet_025", (64, 64, 3), weights=None)
+    models.freeze(base)
+    names = models.unfreeze_top(base, 6)
+    top = base.layers[-6:]
+    assert all(not layer.trainable for layer in base.layers[:-6])
+    for layer in top:
+        is_bn = isinstance(layer, keras.layers.BatchNormalization)
+        assert layer.trainable is (not is_bn)
+    assert names and all("bn" not in name for name in names)
+    with pytest.raises(ValueError, match="num_layers=999"):
+        models.unfreeze_top(base, 999)
+
+
+def test_saved_model_round_trip(tmp_path):
+    base = models.build_base("mobilenet_025", (40, 40, 3), weights=None)
+    model = models.assemble(models.freeze(base), models.build_head(2, hidden_units=4), "caffe")
+    x = np.random.default_rng(1).uniform(0, 255, (3, 40, 40, 3)).astype("float32")
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-6)
+
+
+def test_unavailable_weights_give_a_clear_error(monkeypatch, tmp_path):
+    url = ("https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+           "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5")
+
+    def offline(**kwargs):
+        print(f"Downloading data from {url}")
+        raise Exception(f"URL fetch failure on {url}: None -- [Errno -2] Name or service "
+                        "not known")
+
+    spec = models.BASES["vgg16"]
+    monkeypatch.setitem(models.BASES, "vgg16",
+                        models.BaseSpec(**{**spec.__dict__, "constructor": offline}))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(downloads.WeightsUnavailableError) as info:
+        models.build_base("vgg16", (224, 224, 3))
+    message = str(info.value)
+    assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in message
+    assert url in message
+    assert str(tmp_path / "models" / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5") \
+        in message
+    assert "PROFILE = 'tiny'" in message
+
+
+def test_corrupt_cached_weights_are_moved_aside(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    cached = tmp_path / "models" / "mobilenet_2_5_224_tf_no_top.h5"
+    cached.parent.mkdir()
+    cached.write_bytes(b"truncated")
+    moved = downloads.verify_cached_weights(cached.name)
+    assert moved == cached.with_name(cached.name + ".corrupt") and moved.is_file()
+    assert not cached.exists()
+    assert downloads.verify_cached_weights(cached.name) is None  # absent: nothing to do

@@ -1,0 +1,1 @@
+"""Helpers for the book *Transfer learning with TensorFlow and Keras 3*."""

@@ -1,0 +1,293 @@
+"""Pretrained bases, classification heads, freezing, and the assembled model.
+
+The model every chapter builds is
+
+    raw pixels in [0, 255] -> Preprocess (the base's own input scaling)
+        -> base_model(x, training=False)  # h = M(x), frozen
+        -> head                           # y = L(h)
+
+`training=False` keeps the base's BatchNormalization layers in inference mode even when
+some of its layers are later unfrozen for fine-tuning.
+
+Used by every chapter that builds a model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import keras
+
+from tlhelpers.downloads import explain_download_failures, verify_cached_weights
+
+__all__ = [
+    "BASES",
+    "BaseSpec",
+    "Preprocess",
+    "assemble",
+    "build_base",
+    "build_head",
+    "check_num_classes",
+    "count_params",
+    "freeze",
+    "unfreeze_top",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class BaseSpec:
+    """A pretrained base the book knows by name.
+
+    Args:
+        name: the key in `BASES`.
+        title: how people call it.
+        constructor: the `keras.applications` function.
+        kwargs: extra keyword arguments for the constructor (e.g. `alpha`).
+        preprocess_mode: the input scaling its ImageNet weights expect (`"tf"`: to
+            [-1, 1]; `"caffe"`: RGB to BGR, minus the ImageNet mean).
+        min_size: the smallest input side it accepts.
+        weights_file: the name of its no-top ImageNet weights in `$KERAS_HOME/models`
+            (at the default input size).
+    """
+
+    name: str
+    title: str
+    constructor: Callable[..., keras.Model]
+    kwargs: dict
+    preprocess_mode: str
+    min_size: int
+    weights_file: str
+
+
+BASES: dict[str, BaseSpec] = {
+    "mobilenet_025": BaseSpec(
+        name="mobilenet_025",
+        title="MobileNet (alpha=0.25)",
+        constructor=keras.applications.MobileNet,
+        kwargs={"alpha": 0.25},
+        preprocess_mode="tf",
+        min_size=32,
+        weights_file="mobilenet_2_5_224_tf_no_top.h5",
+    ),
+    "vgg16": BaseSpec(
+        name="vgg16",
+        title="VGG16",
+        constructor=keras.applications.VGG16,
+        kwargs={},
+        preprocess_mode="caffe",
+        min_size=32,
+        weights_file="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    ),
+}
+
+_IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+@keras.saving.register_keras_serializable(package="tlhelpers")
+class Preprocess(keras.layers.Layer):
+    """Scales raw RGB pixels in [0, 255] the way a base's ImageNet weights expect.
+
+    The same arithmetic as `keras.applications.<model>.preprocess_input`, as a layer, so
+    that the saved model takes raw images.
+
+    Args:
+        mode: `"tf"` (to [-1, 1]; MobileNet) or `"caffe"` (RGB to BGR, minus the
+            ImageNet channel means; VGG16).
+    """
+
+    def __init__(self, mode: str, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("tf", "caffe"):
+            raise ValueError(f"`mode` must be 'tf' or 'caffe'. Received: `mode={mode!r}`.")
+        self.mode = mode
+
+    def call(self, inputs):
+        x = keras.ops.cast(inputs, "float32")
+        if self.mode == "tf":
+            return x / 127.5 - 1.0
+        x = keras.ops.flip(x, axis=-1)
+        return x - keras.ops.convert_to_tensor(_IMAGENET_MEAN_BGR, dtype="float32")
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+def build_base(
+    name: str,
+    input_shape: tuple[int, int, int],
+    weights: str | None = "imagenet",
+) -> keras.Model:
+    """Builds a convolutional base without its ImageNet classifier (`include_top=False`).
+
+    This calls `keras.applications.<Model>(include_top=False, weights=weights, ...)`,
+    exactly as in Colab; the weights come from the Keras cache or are downloaded.
+
+    Args:
+        name: a key of `BASES` (`"mobilenet_025"` or `"vgg16"`).
+        input_shape: `(height, width, 3)`; every side at least the base's minimum (32).
+        weights: `"imagenet"` (default) or `None` for random weights.
+
+    Returns:
+        The base, a `keras.Model`, named after the architecture.
+
+    Raises:
+        ValueError: for an unknown name or an input smaller than the base accepts.
+        tlhelpers.downloads.WeightsUnavailableError: when the weights are not cached and
+            cannot be downloaded; the message names the file, URL, cache path and fix.
+    """
+    if name not in BASES:
+        known = ", ".join(repr(key) for key in BASES)
+        raise ValueError(f"Unknown base. Received: `name={name!r}`. Use one of {known}.")
+    spec = BASES[name]
+    if len(input_shape) != 3 or input_shape[2] != 3 or min(input_shape[:2]) < spec.min_size:
+        raise ValueError(
+            f"{spec.title} needs RGB inputs of at least {spec.min_size}x{spec.min_size}. "
+            f"Received: `input_shape={input_shape!r}`. Resize the images (the profile's "
+            "`image_size`) or convert them to RGB."
+        )
+    if weights == "imagenet":
+        verify_cached_weights(spec.weights_file)
+    with explain_download_failures(f"ImageNet weights of {spec.title}"):
+        return spec.constructor(
+            include_top=False, weights=weights, input_shape=tuple(input_shape), **spec.kwargs
+        )
+
+
+def build_head(
+    num_classes: int,
+    hidden_units: int = 256,
+    dropout: float = 0.0,
+    pooling: str = "flatten",
+    name: str = "head",
+) -> keras.Sequential:
+    """Builds a classification head `L`: pooling, one hidden layer, softmax.
+
+    With the defaults this is the article's head: `Flatten -> Dense(256, relu) ->
+    Dense(num_classes, softmax)`.
+
+    Args:
+        num_classes: output classes; derive it from the data (`len(class_names)`).
+        hidden_units: units of the hidden `Dense` layer; 0 for none (a linear head).
+        dropout: dropout rate before the output layer (default 0).
+        pooling: `"flatten"` (default) or `"avg"` (`GlobalAveragePooling2D`).
+        name: the head's name.
+
+    Returns:
+        An unbuilt `keras.Sequential`; it is built on its first call.
+
+    Raises:
+        ValueError: for fewer than two classes or an unknown pooling.
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(
+            "A classifier needs at least two classes. Received: "
+            f"`num_classes={num_classes!r}`. Use `len(class_names)` of the data."
+        )
+    pool_layers = {"flatten": keras.layers.Flatten, "avg": keras.layers.GlobalAveragePooling2D}
+    if pooling not in pool_layers:
+        raise ValueError(f"`pooling` must be 'flatten' or 'avg'. Received: `pooling={pooling!r}`.")
+    layers = [pool_layers[pooling]()]
+    if hidden_units:
+        layers.append(keras.layers.Dense(hidden_units, activation="relu"))
+    if dropout:
+        layers.append(keras.layers.Dropout(dropout))
+    layers.append(keras.layers.Dense(num_classes, activation="softmax"))
+    return keras.Sequential(layers, name=name)
+
+
+def freeze(model: keras.Model) -> keras.Model:
+    """Freezes every weight of `model` (`model.trainable = False`) and returns it."""
+    model.trainable = False
+    return model
+
+
+def unfreeze_top(base_model: keras.Model, num_layers: int) -> list[str]:
+    """Unfreezes the top `num_layers` layers of a base for fine-tuning.
+
+    BatchNormalization layers stay frozen: their statistics belong to the source data.
+    (Calling the base with `training=False`, as `assemble` does, keeps them in inference
+    mode as well.)
+
+    Args:
+        base_model: the pretrained base.
+        num_layers: how many layers from the top to unfreeze (0 keeps everything frozen).
+
+    Returns:
+        The names of the layers that now have trainable weights.
+
+    Raises:
+        ValueError: if `num_layers` is negative or larger than the base.
+    """
+    if not 0 <= num_layers <= len(base_model.layers):
+        raise ValueError(
+            f"`num_layers` must be between 0 and {len(base_model.layers)} (the base's layers). "
+            f"Received: `num_layers={num_layers}`."
+        )
+    base_model.trainable = True
+    split = len(base_model.layers) - num_layers
+    for i, layer in enumerate(base_model.layers):
+        layer.trainable = i >= split and not isinstance(layer, keras.layers.BatchNormalization)
+    return [layer.name for layer in base_model.layers if layer.trainable and layer.weights]
+
+
+def assemble(
+    base_model: keras.Model,
+    head: keras.Model,
+    preprocess_mode: str,
+    name: str = "transfer_model",
+) -> keras.Model:
+    """Joins preprocessing, the base (called with `training=False`) and the head.
+
+    Args:
+        base_model: the pretrained base, `M`.
+        head: the new head, `L`.
+        preprocess_mode: the base's input scaling (`BASES[name].preprocess_mode`).
+        name: the model's name.
+
+    Returns:
+        A functional `keras.Model` that takes raw RGB pixels in [0, 255].
+    """
+    inputs = keras.Input(shape=base_model.input_shape[1:], name="image")
+    x = Preprocess(preprocess_mode, name="preprocess")(inputs)
+    features = base_model(x, training=False)
+    outputs = head(features)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def count_params(model: keras.Model) -> dict[str, int]:
+    """Counts a model's weights.
+
+    Args:
+        model: a built model.
+
+    Returns:
+        `{"total": ..., "trainable": ..., "non_trainable": ...}`.
+    """
+    trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
+    non_trainable = sum(math.prod(w.shape) for w in model.non_trainable_weights)
+    return {
+        "total": trainable + non_trainable,
+        "trainable": trainable,
+        "non_trainable": non_trainable,
+    }
+
+
+def check_num_classes(model: keras.Model, class_names: list[str]) -> None:
+    """Checks that a model's output has one unit per class of the data.
+
+    Args:
+        model: the classifier.
+        class_names: the data's classes.
+
+    Raises:
+        ValueError: naming both numbers, and the fix.
+    """
+    units = model.output_shape[-1]
+    if units != len(class_names):
+        raise ValueError(
+            f"The model {model.name!r} predicts {units} classes, but the data has "
+            f"{len(class_names)} ({', '.join(class_names)}). Build the head with "
+            "`num_classes=len(class_names)`."
+        )

@@ -1,0 +1,111 @@
+"""Training and evaluation wrappers whose printed output is short and reproducible.
+
+Keras' own progress bars print timings (`12ms/step`) that change from run to run; the
+notebooks store their outputs, so training here reports one line per epoch, metrics
+rounded, no timings.
+
+Used by every chapter that trains a model.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+__all__ = [
+    "EpochLine",
+    "evaluate",
+    "fit",
+    "predict_classes",
+]
+
+
+class EpochLine(keras.callbacks.Callback):
+    """Prints one line per epoch: the metrics rounded to `digits`, no timings.
+
+    Args:
+        digits: decimals of each metric (default 3).
+        every: print every `every`-th epoch, and the last (default 1).
+    """
+
+    def __init__(self, digits: int = 3, every: int = 1):
+        super().__init__()
+        self.digits = digits
+        self.every = every
+
+    def on_epoch_end(self, epoch, logs=None):
+        total = self.params.get("epochs", epoch + 1)
+        if (epoch + 1) % self.every and epoch + 1 != total:
+            return
+        parts = [f"{key} {value:.{self.digits}f}" for key, value in (logs or {}).items()
+                 if key != "learning_rate"]
+        print(f"epoch {epoch + 1:>2}/{total}: " + "  ".join(parts))
+
+
+def fit(model: keras.Model, train_ds, val_ds=None, epochs: int = 1, digits: int = 3,
+        every: int = 1, callbacks: list | None = None) -> keras.callbacks.History:
+    """Trains a compiled model, printing one rounded line per epoch.
+
+    Args:
+        model: a compiled model.
+        train_ds: training batches.
+        val_ds: validation batches, or `None`.
+        epochs: number of epochs (default 1).
+        digits: decimals of the printed metrics (default 3).
+        every: print every `every`-th epoch and the last (default 1).
+        callbacks: more Keras callbacks.
+
+    Returns:
+        The `History`, as from `model.fit`.
+    """
+    return model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=epochs,
+        verbose=0,
+        shuffle=False,  # the tf.data pipeline shuffles itself, with its own seed
+        callbacks=[EpochLine(digits, every), *(callbacks or [])],
+    )
+
+
+def evaluate(model: keras.Model, ds) -> dict[str, float]:
+    """Evaluates a compiled model on a data set, silently.
+
+    Args:
+        model: a compiled model.
+        ds: batches of `(images, labels)`.
+
+    Returns:
+        The metrics by name, e.g. `{"loss": ..., "accuracy": ...}`.
+    """
+    return {k: float(v) for k, v in model.evaluate(ds, verbose=0, return_dict=True).items()}
+
+
+def predict_classes(model: keras.Model, ds, max_images: int | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs a classifier over a data set and returns images, true and predicted labels.
+
+    Args:
+        model: a classifier with one output unit per class.
+        ds: batches of `(images, labels)`; labels are integers or one-hot.
+        max_images: stop after this many images (default: all).
+
+    Returns:
+        `(images, y_true, y_pred)`: the images as a NumPy array, and integer labels.
+    """
+    images, y_true, y_pred = [], [], []
+    seen = 0
+    for batch_images, batch_labels in ds:
+        probs = model.predict_on_batch(batch_images)
+        labels = np.asarray(batch_labels)
+        if labels.ndim == 2:
+            labels = labels.argmax(axis=1)
+        images.append(np.asarray(batch_images))
+        y_true.append(labels)
+        y_pred.append(np.asarray(probs).argmax(axis=1))
+        seen += len(labels)
+        if max_images is not None and seen >= max_images:
+            break
+    stop = max_images if max_images is not None else seen
+    return (np.concatenate(images)[:stop], np.concatenate(y_true)[:stop],
+            np.concatenate(y_pred)[:stop])
