@@ -112,6 +112,7 @@ def execute_notebook(path: str | os.PathLike[str], output: str | os.PathLike[str
     with tempfile.NamedTemporaryFile("w", dir=output.parent, suffix=".partial",
                                      delete=False) as staged:
         nbformat.write(nb, staged)
+    Path(staged.name).chmod(0o644)
     Path(staged.name).replace(output)  # atomic: never a half-written notebook at `output`
     return time.perf_counter() - start
 
