@@ -14,20 +14,16 @@ Offline it reads Debian's `dataset-fashion-mnist` package
 from __future__ import annotations
 
 import argparse
-import gzip
 import shutil
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+from tlhelpers.data import FASHION_MNIST_CLASSES as CLASS_NAMES
+from tlhelpers.data import load_fashion_mnist
+
 OUT = Path(__file__).resolve().parents[1] / "tlhelpers" / "datasets" / "fashion_mnist_tiny"
-# Fashion-MNIST's labels 0..9, as folder names (sorted, they give the class order).
-CLASS_NAMES = [
-    "tshirt_top", "trouser", "pullover", "dress", "coat",
-    "sandal", "shirt", "sneaker", "bag", "ankle_boot",
-]
 LICENSE = """\
 The images in this folder are a subset of Fashion-MNIST
 (https://github.com/zalandoresearch/fashion-mnist), made by
@@ -54,25 +50,6 @@ HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTIO
 CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR
 THE USE OR OTHER DEALINGS IN THE SOFTWARE.
 """
-
-
-def _read_idx(path: Path, offset: int) -> np.ndarray:
-    with gzip.open(path, "rb") as handle:
-        return np.frombuffer(handle.read(), np.uint8, offset=offset)
-
-
-def load_fashion_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Returns `(x_train, y_train), (x_test, y_test)`, from Debian's files if present."""
-    if DEBIAN_DIR.is_dir():
-        def split(prefix: str) -> tuple[np.ndarray, np.ndarray]:
-            labels = _read_idx(DEBIAN_DIR / f"{prefix}-labels-idx1-ubyte.gz", 8)
-            images = _read_idx(DEBIAN_DIR / f"{prefix}-images-idx3-ubyte.gz", 16)
-            return images.reshape(len(labels), 28, 28), labels
-
-        return split("train"), split("t10k")
-    import keras
-
-    return keras.datasets.fashion_mnist.load_data()
 
 
 def stratified(labels: np.ndarray, counts: list[int], rng: np.random.Generator) -> list[np.ndarray]:

@@ -123,3 +123,16 @@ def test_unknown_dataset_and_bad_arguments(make_folder):
         data.load_image_folder(root, (32, 32), label_mode="binary")
     with pytest.raises(ValueError, match=r"image_size=\(32,\)"):
         data.load_image_folder(root, (32,))
+
+
+def test_fashion_mnist_arrays_from_debian_files():
+    (x_train, y_train), (x_test, y_test) = data.load_fashion_mnist()
+    assert x_train.shape == (60_000, 28, 28) and x_test.shape == (10_000, 28, 28)
+    assert x_train.dtype == np.uint8
+    assert np.bincount(y_train).tolist() == [6000] * 10
+    assert np.bincount(y_test).tolist() == [1000] * 10
+
+
+def test_fashion_mnist_missing_folder_says_how_to_get_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"train-labels-idx1-ubyte\.gz.*make fashion-mnist"):
+        data.load_fashion_mnist(tmp_path)

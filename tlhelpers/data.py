@@ -33,9 +33,15 @@ __all__ = [
     "dataset_path",
     "index_image_folder",
     "load_dataset",
+    "load_fashion_mnist",
     "load_image_folder",
 ]
 
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_CLASSES = [
+    "tshirt_top", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle_boot",
+]
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 SPLITS = ("train", "val", "test")
 
@@ -467,3 +473,55 @@ def load_dataset(name: str, image_size: tuple[int, int], batch_size: int = 32,
         An `ImageData`.
     """
     return load_image_folder(dataset_path(name), image_size, batch_size, seed, label_mode, verbose)
+
+
+def _read_idx(path: Path, offset: int) -> np.ndarray:
+    import gzip
+
+    with gzip.open(path, "rb") as handle:
+        return np.frombuffer(handle.read(), np.uint8, offset=offset)
+
+
+def load_fashion_mnist(
+    folder: str | os.PathLike[str] | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Returns all of Fashion-MNIST as arrays: `(x_train, y_train), (x_test, y_test)`.
+
+    Offline it reads the gzipped IDX files of Debian's `dataset-fashion-mnist` package
+    (`make fashion-mnist` installs it); without them it falls back to
+    `keras.datasets.fashion_mnist`, which downloads. Images are `uint8`, 28x28; labels
+    are 0..9, named by `FASHION_MNIST_CLASSES`.
+
+    Args:
+        folder: a folder with the four IDX files; default: Debian's
+            `/usr/share/datasets/fashion-mnist` when it exists.
+
+    Returns:
+        `(x_train, y_train), (x_test, y_test)`: 60,000 and 10,000 images.
+
+    Raises:
+        FileNotFoundError: `folder` was given but lacks a file.
+    """
+    folder = Path(folder) if folder is not None else DEBIAN_FASHION_MNIST
+    if folder.is_dir() or folder != DEBIAN_FASHION_MNIST:
+        def split(prefix: str) -> tuple[np.ndarray, np.ndarray]:
+            for kind in ("labels-idx1", "images-idx3"):
+                path = folder / f"{prefix}-{kind}-ubyte.gz"
+                if not path.is_file():
+                    raise FileNotFoundError(
+                        f"Fashion-MNIST file {path} is missing. Install Debian's package "
+                        "(`make fashion-mnist`, or `apt-get install dataset-fashion-mnist`) "
+                        "or pass `folder=None` with internet access to download it."
+                    )
+            labels = _read_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", 8)
+            images = _read_idx(folder / f"{prefix}-images-idx3-ubyte.gz", 16)
+            return images.reshape(len(labels), 28, 28), labels.astype(np.int64)
+
+        return split("train"), split("t10k")
+    import keras
+
+    from tlhelpers.downloads import explain_download_failures
+
+    with explain_download_failures("Fashion-MNIST data set", subdir="datasets"):
+        (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
+    return (x_train, y_train.astype(np.int64)), (x_test, y_test.astype(np.int64))
