@@ -1,9 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.conftest import write_png
 from tlhelpers import data
-from tlhelpers.data import ImageFolderError
 
 
 def test_bundled_tiny_set_is_stratified_and_licensed():
@@ -43,7 +41,7 @@ def test_int_labels_and_report(capsys):
     assert labels.shape == (32,)
     out = capsys.readouterr().out
     assert "tshirt_top" in out and "total          600     200     400" in out
-    assert "1200 images not in RGB are converted to RGB" in out
+    assert "1200 greyscale images: the grey value is copied to R, G and B." in out
 
 
 def test_unsplit_folder_is_split_stratified_and_seeded(make_folder):
@@ -57,67 +55,13 @@ def test_unsplit_folder_is_split_stratified_and_seeded(make_folder):
     assert len(set(all_files)) == 40  # nothing lost, nothing twice
 
 
-def test_missing_folder(tmp_path):
-    with pytest.raises(ImageFolderError, match=r"does not exist.*Check the path"):
-        data.index_image_folder(tmp_path / "nope")
-
-
-def test_empty_class_folder_is_named(make_folder):
-    root = make_folder({"train/a": 2, "train/b": 0, "val/a": 1, "val/b": 1,
-                        "test/a": 1, "test/b": 1})
-    with pytest.raises(ImageFolderError, match=r"class folder .*train/b is empty"):
-        data.index_image_folder(root)
-
-
-def test_non_image_files_are_listed(make_folder):
-    root = make_folder({"a": 5, "b": 5})
-    (root / "a" / "notes.txt").write_text("hi")
-    with pytest.raises(ImageFolderError, match=r"(?s)not images.*notes\.txt.*Move or delete"):
-        data.index_image_folder(root)
-
-
-def test_corrupt_image_is_named(make_folder):
-    root = make_folder({"a": 5, "b": 5})
-    (root / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
-    with pytest.raises(ImageFolderError, match=r"(?s)cannot be decoded.*broken\.png"):
-        data.index_image_folder(root)
-
-
-def test_single_class(make_folder):
-    root = make_folder({"only": 10})
-    with pytest.raises(ImageFolderError, match="single class folder.*at least two"):
-        data.index_image_folder(root)
-
-
-def test_splits_with_different_classes(make_folder):
-    root = make_folder({"train/a": 2, "train/b": 2, "val/a": 1, "val/c": 1,
-                        "test/a": 1, "test/b": 1})
-    with pytest.raises(ImageFolderError, match=r"missing \['b'\], extra \['c'\]"):
-        data.index_image_folder(root)
-
-
-def test_images_outside_class_folders(make_folder, tmp_path):
-    root = make_folder({"a": 3, "b": 3})
-    write_png(root / "stray.png")
-    with pytest.raises(ImageFolderError, match=r"images at its top.*stray\.png"):
-        data.index_image_folder(root)
-
-
-def test_too_few_images_to_split(make_folder):
-    root = make_folder({"a": 1, "b": 10})
-    with pytest.raises(ImageFolderError, match=r"val split has no image of \['a'\]"):
-        data.index_image_folder(root)
-
-
-def test_hidden_files_are_ignored(make_folder):
-    root = make_folder({"a": 10, "b": 10})
-    (root / "a" / ".DS_Store").write_bytes(b"\x00\x01")
-    assert data.index_image_folder(root).num_classes == 2
-
-
-def test_unknown_dataset_and_bad_arguments(make_folder):
+def test_unknown_dataset_and_bad_arguments(make_folder, tmp_path):
     with pytest.raises(ValueError, match="Unknown data set.*'flowers'"):
         data.dataset_path("imagenet")
+    with pytest.raises(data.ImageFolderError, match="'flower' is neither a data set.*'flowers'"):
+        data.load_dataset("flower", (32, 32))
+    own = data.load_dataset(make_folder({"x": 10, "y": 10}), (16, 16), verbose=False)
+    assert own.class_names == ["x", "y"]
     root = make_folder({"a": 10, "b": 10})
     with pytest.raises(ValueError, match="label_mode='binary'"):
         data.load_image_folder(root, (32, 32), label_mode="binary")

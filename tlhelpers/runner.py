@@ -86,7 +86,12 @@ def execute_notebook(path: str | os.PathLike[str], output: str | os.PathLike[str
     nb = nbformat.read(path, as_version=4)
     if parameters:
         nb.metadata.setdefault("papermill", {})  # papermill records the parameters there
+        for cell in nb.cells:  # papermill reads every cell's tags
+            cell.metadata.setdefault("tags", [])
         nb = parameterize_notebook(nb, parameters)
+        for cell in nb.cells:
+            if not cell.metadata["tags"]:
+                del cell.metadata["tags"]
     client = nbclient.NotebookClient(
         nb,
         timeout=timeout,

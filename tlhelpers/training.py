@@ -57,7 +57,11 @@ def fit(model: keras.Model, train_ds, val_ds=None, epochs: int = 1, digits: int 
 
     Returns:
         The `History`, as from `model.fit`.
+
+    Raises:
+        ValueError: if the labels' number of classes differs from the model's outputs.
     """
+    _check_label_width(model, train_ds)
     return model.fit(
         train_ds,
         validation_data=val_ds,
@@ -66,6 +70,20 @@ def fit(model: keras.Model, train_ds, val_ds=None, epochs: int = 1, digits: int 
         shuffle=False,  # the tf.data pipeline shuffles itself, with its own seed
         callbacks=[EpochLine(digits, every), *(callbacks or [])],
     )
+
+
+def _check_label_width(model: keras.Model, ds) -> None:
+    """Stops before training when one-hot labels and the model's outputs disagree."""
+    spec = getattr(ds, "element_spec", None)
+    if not isinstance(spec, tuple) or len(spec) < 2 or spec[1].shape.rank != 2:
+        return  # integer labels, or not a tf.data pipeline: Keras checks at the first batch
+    classes, units = spec[1].shape[-1], model.output_shape[-1]
+    if classes is not None and units is not None and classes != units:
+        raise ValueError(
+            f"The model {model.name!r} predicts {units} classes, but the data has "
+            f"{classes} (one-hot labels of width {classes}). Build the head with "
+            "`num_classes=len(class_names)`."
+        )
 
 
 def evaluate(model: keras.Model, ds) -> dict[str, float]:

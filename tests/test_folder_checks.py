@@ -1,0 +1,225 @@
+"""One test per messy-folder case: the error names the offending file and the fix, or the
+conversion is reported. Plus a property test: random corruption never escapes as anything
+but the validator's own clear error."""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from tests.conftest import write_png
+from tlhelpers import data, training
+from tlhelpers.data import ImageFolderError
+
+
+def check(root, pattern, **kwargs):
+    with pytest.raises(ImageFolderError, match=f"(?s){pattern}") as info:
+        data.index_image_folder(root, **kwargs)
+    return str(info.value)
+
+
+def test_missing_path(tmp_path):
+    message = check(tmp_path / "nope", r"nope does not exist.*Check the path")
+    assert str(tmp_path / "nope") in message
+
+
+def test_a_file_instead_of_a_folder(tmp_path):
+    write_png(tmp_path / "one.png")
+    check(tmp_path / "one.png", r"Not a folder: .*one\.png.*one sub-folder per class")
+
+
+def test_no_class_folders(tmp_path):
+    (tmp_path / "empty").mkdir()
+    check(tmp_path / "empty", r"empty has no class folders.*<class>/<image>")
+
+
+def test_images_at_the_top_instead_of_in_class_folders(make_folder):
+    root = make_folder({"a": 3, "b": 3})
+    write_png(root / "stray.png")
+    check(root, r"images at its top.*stray\.png.*Move each image into the folder")
+
+
+def test_empty_class_folder(make_folder):
+    root = make_folder({"train/a": 2, "train/b": 0, "val/a": 1, "val/b": 1,
+                        "test/a": 1, "test/b": 1})
+    check(root, r"class folder .*train/b is empty.*Add images of class 'b'")
+
+
+def test_single_class(make_folder):
+    check(make_folder({"only": 10}), r"single class folder \('only'\).*at least two")
+
+
+def test_non_image_files_stop_by_default(make_folder):
+    root = make_folder({"a": 5, "b": 5})
+    (root / "a" / "notes.txt").write_text("hi")
+    check(root, r"not images.*a/notes\.txt.*skip_non_images=True")
+
+
+def test_non_image_files_skipped_only_when_asked_and_reported(make_folder):
+    root = make_folder({"a": 10, "b": 10})
+    (root / "a" / "notes.txt").write_text("hi")
+    index = data.index_image_folder(root, skip_non_images=True)
+    assert index.skipped == [root / "a" / "notes.txt"]
+    assert "left out: 1 file(s): a/notes.txt" in index.report()
+    assert sum(len(f) for f in index.files.values()) == 20
+
+
+def test_corrupt_image(make_folder):
+    root = make_folder({"a": 5, "b": 5})
+    (root / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    check(root, r"cannot be decoded.*b/broken\.png.*Delete or replace")
+
+
+def test_truncated_jpeg(make_folder):
+    root = make_folder({"a": 5, "b": 5})
+    rgb = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(root / "a" / "photo.jpg", quality=95)
+    full = (root / "a" / "photo.jpg").read_bytes()
+    (root / "a" / "photo.jpg").write_bytes(full[: len(full) // 2])
+    check(root, r"cannot be decoded.*a/photo\.jpg.*truncated")
+
+
+def test_unsupported_format_by_extension(make_folder):
+    root = make_folder({"a": 5, "b": 5})
+    Image.new("RGB", (16, 16)).save(root / "b" / "scan.tiff")
+    check(root, r"format TensorFlow cannot decode.*b/scan\.tiff.*convert\('RGB'\)")
+
+
+def test_unsupported_format_behind_an_image_name(make_folder):
+    root = make_folder({"a": 5, "b": 5})
+    Image.new("RGB", (16, 16)).save(root / "b" / "fake.png", format="TIFF")
+    check(root, r"hold a format TensorFlow cannot decode.*b/fake\.png \(really TIFF\)")
+
+
+def test_image_too_small(make_folder):
+    root = make_folder({"a": 5, "b": 5})
+    write_png(root / "a" / "dot.png", size=(4, 30))
+    check(root, r"smaller than 8 pixels.*a/dot\.png \(4x30\).*smaller `min_side`")
+    data.index_image_folder(root, min_side=4)
+
+
+def test_splits_with_different_classes(make_folder):
+    root = make_folder({"train/a": 2, "train/b": 2, "val/a": 1, "val/c": 1,
+                        "test/a": 1, "test/b": 1})
+    check(root, r"class folders of .*val differ.*missing \['b'\], extra \['c'\]")
+
+
+def test_too_few_images_to_split(make_folder):
+    check(make_folder({"a": 1, "b": 10}), r"val split has no image of \['a'\].*train/")
+
+
+def test_hidden_and_system_files_are_left_out_and_reported(make_folder):
+    root = make_folder({"a": 10, "b": 10})
+    (root / "a" / ".DS_Store").write_bytes(b"\x00\x01")
+    (root / "b" / "Thumbs.db").write_bytes(b"\x00")
+    (root / ".hidden_class").mkdir()
+    write_png(root / ".hidden_class" / "x.png")
+    index = data.index_image_folder(root)
+    assert index.class_names == ["a", "b"]
+    assert {p.name for p in index.skipped} == {".DS_Store", "Thumbs.db", ".hidden_class"}
+    assert "left out: 3 file(s)" in index.report()
+
+
+def test_colour_modes_are_converted_to_rgb_and_reported(tmp_path):
+    root = tmp_path / "modes"
+    rgb = np.random.default_rng(0).integers(0, 255, (20, 20, 3), dtype=np.uint8)
+    for cls in ("a", "b"):
+        (root / cls).mkdir(parents=True)
+        Image.fromarray(rgb).convert("L").save(root / cls / "grey.png")
+        Image.fromarray(rgb).convert("RGBA").save(root / cls / "rgba.png")
+        Image.fromarray(rgb).convert("CMYK").save(root / cls / "cmyk.jpg")
+        Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(root / cls / "deep.png")
+        Image.fromarray(rgb).convert("P").save(root / cls / "palette.gif")
+        for i in range(5):
+            Image.fromarray(rgb).save(root / cls / f"rgb{i}.png")
+    index = data.index_image_folder(root)
+    report = index.report()
+    assert index.modes["CMYK"] == 2 and index.modes["I;16"] == 2
+    for text in ("greyscale images", "alpha channel is dropped", "CMYK JPEG",
+                 "16-bit images: scaled to 8 bits", "palette images"):
+        assert text in report
+    loaded = data.load_image_folder(root, (20, 20), batch_size=64, verbose=False)
+    images = np.concatenate([x.numpy() for x, _ in loaded.train_ds])
+    assert images.shape[-1] == 3 and images.max() <= 255.0
+
+
+def test_class_count_disagreeing_with_the_head(make_folder):
+    import keras
+
+    root = make_folder({"a": 10, "b": 10, "c": 10})
+    loaded = data.load_image_folder(root, (8, 8), verbose=False)
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")], name="ten")
+    model.compile("adam", "categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"'ten' predicts 10 classes, but the data has 3.*"
+                                         r"num_classes=len\(class_names\)"):
+        training.fit(model, loaded.train_ds, epochs=1)
+
+
+def test_non_ascii_names(tmp_path):
+    root = tmp_path / "bilder"
+    for cls in ("café", "日本"):
+        for i in range(10):
+            write_png(root / cls / f"naïve-{i}.png", value=25 * i)
+    loaded = data.load_image_folder(root, (16, 16), verbose=False)
+    assert loaded.class_names == ["café", "日本"]
+    assert sum(int(x.shape[0]) for x, _ in loaded.train_ds) == 12
+
+
+def test_symbolic_links_are_followed(make_folder, tmp_path):
+    root = make_folder({"a": 10})
+    elsewhere = make_folder({"b": 10}, root_name="elsewhere")
+    os.symlink(elsewhere / "b", root / "b")  # a linked class folder
+    os.symlink(root / "a" / "0.png", root / "a" / "link.png")  # a linked file
+    os.symlink(root / "a", root / "a" / "loop")  # a link back up: visited once
+    index = data.index_image_folder(root)
+    assert index.class_names == ["a", "b"]
+    assert sum(index.counts(s)[0] for s in ("train", "val", "test")) == 11
+
+
+def test_broken_symbolic_link(make_folder):
+    root = make_folder({"a": 10, "b": 10})
+    os.symlink(root / "nowhere.png", root / "a" / "gone.png")
+    check(root, r"broken symbolic links.*a/gone\.png.*Fix the links")
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 7), st.sampled_from(["truncate", "flip", "garbage",
+                                                               "empty", "zero"]),
+                          st.integers(0, 10_000)), min_size=1, max_size=4))
+def test_random_corruption_raises_only_the_validators_error(tmp_path_factory, corruptions):
+    root = tmp_path_factory.mktemp("fuzz")
+    rng = np.random.default_rng(0)
+    paths = []
+    for cls in ("a", "b"):
+        for i in range(4):
+            path = root / cls / f"{i}.{'png' if i % 2 else 'jpg'}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(path)
+            paths.append(path)
+    for which, how, where in corruptions:
+        path = paths[which]
+        raw = bytearray(path.read_bytes())
+        if not raw:  # emptied by an earlier corruption
+            continue
+        if how == "truncate":
+            raw = raw[: where % max(1, len(raw))]
+        elif how == "flip":
+            raw[where % len(raw)] ^= 0xFF
+        elif how == "garbage":
+            raw = bytearray(np.random.default_rng(where).bytes(where % 500))
+        elif how == "empty":
+            raw = bytearray()
+        else:
+            raw[where % len(raw):] = bytes(len(raw) - where % len(raw))
+        path.write_bytes(bytes(raw))
+    try:
+        index = data.index_image_folder(root, seed=0, val_fraction=0.25, test_fraction=0.25)
+    except ImageFolderError as err:
+        assert str(root) in str(err)
+    else:
+        assert index.num_classes == 2
