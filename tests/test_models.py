@@ -130,3 +130,20 @@ def test_corrupt_cached_weights_are_moved_aside(monkeypatch, tmp_path):
     assert moved == cached.with_name(cached.name + ".corrupt") and moved.is_file()
     assert not cached.exists()
     assert downloads.verify_cached_weights(cached.name) is None  # absent: nothing to do
+
+
+def test_readable_weights_with_another_checksum_are_kept(monkeypatch, tmp_path):
+    import h5py
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    cached = tmp_path / "models" / "mobilenet_2_5_224_tf_no_top.h5"
+    cached.parent.mkdir()
+    with h5py.File(cached, "w") as handle:
+        handle["conv1/kernel"] = np.zeros((3, 3, 3, 8), dtype="float32")
+    assert downloads.verify_cached_weights(cached.name) is None
+    assert cached.is_file()
+
+
+def test_the_seeded_weights_pass_the_check(imagenet_cache):
+    assert downloads.verify_cached_weights(imagenet_cache.name) is None
+    assert downloads.file_sha256(imagenet_cache) == downloads.KNOWN_WEIGHTS[imagenet_cache.name]

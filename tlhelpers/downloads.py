@@ -86,28 +86,43 @@ def _matches(path: Path, expected: str) -> bool:
     return file_sha256(path, algorithm) == expected.lower()
 
 
-def verify_cached_weights(fname: str) -> Path | None:
-    """Checks a weights file in the Keras cache against its known checksum.
+def _is_readable_hdf5(path: Path) -> bool:
+    import h5py
 
-    A corrupt or truncated copy would make Keras fail deep inside h5py; instead it is
-    renamed to `<name>.corrupt` (kept for inspection) so that Keras fetches it again.
+    try:
+        with h5py.File(path, "r") as handle:
+            handle.visit(lambda name: None)  # walks the whole index: truncation shows here
+        return True
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+def verify_cached_weights(fname: str) -> Path | None:
+    """Checks a weights file in the Keras cache before Keras loads it.
+
+    A file matching its known checksum is fine. Otherwise it must at least be a readable
+    HDF5 file: a truncated or corrupt copy (an interrupted download, say) would make
+    Keras fail deep inside h5py, so it is renamed to `<name>.corrupt` (kept for
+    inspection) and Keras fetches it again. A readable file with another checksum is
+    kept: publishers re-save weights, and Keras itself checks none for MobileNet.
 
     Args:
         fname: the file name in `$KERAS_HOME/models`, e.g.
             `"mobilenet_2_5_224_tf_no_top.h5"`.
 
     Returns:
-        The path of the renamed corrupt copy, or `None` if the file is absent, intact,
-        or has no known checksum.
+        The path of the renamed corrupt copy, or `None` if the file is absent or usable.
     """
     path = keras_home() / "models" / fname
+    if not path.is_file():
+        return None
     expected = KNOWN_WEIGHTS.get(fname)
-    if expected is None or not path.is_file() or _matches(path, expected):
+    if (expected is not None and _matches(path, expected)) or _is_readable_hdf5(path):
         return None
     corrupt = path.with_name(path.name + ".corrupt")
     path.replace(corrupt)
     print(
-        f"The cached weights {path} do not match their checksum (a partial or corrupt "
+        f"The cached weights {path} are not a readable HDF5 file (a partial or corrupt "
         f"download); moved to {corrupt.name} and fetching them again.",
         file=sys.stderr,
     )
