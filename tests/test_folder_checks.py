@@ -61,10 +61,18 @@ def test_non_image_files_stop_by_default(make_folder):
 def test_non_image_files_skipped_only_when_asked_and_reported(make_folder):
     root = make_folder({"a": 10, "b": 10})
     (root / "a" / "notes.txt").write_text("hi")
-    index = data.index_image_folder(root, skip_non_images=True)
-    assert index.skipped == [root / "a" / "notes.txt"]
-    assert "left out: 1 file(s): a/notes.txt" in index.report()
-    assert sum(len(f) for f in index.files.values()) == 20
+    loaded = data.load_image_folder(root, (16, 16), skip_non_images=True, verbose=False)
+    assert loaded.index.skipped == [root / "a" / "notes.txt"]
+    assert "left out: 1 file(s): a/notes.txt" in loaded.index.report()
+    assert sum(len(f) for f in loaded.index.files.values()) == 20
+
+
+def test_files_beside_the_class_folders_are_reported(make_folder):
+    root = make_folder({"a": 10, "b": 10})
+    (root / "LICENSE.txt").write_text("CC-BY")
+    index = data.index_image_folder(root)
+    assert index.skipped == [root / "LICENSE.txt"]
+    assert "left out: 1 file(s): LICENSE.txt" in index.report()
 
 
 def test_corrupt_image(make_folder):

@@ -252,6 +252,7 @@ def _class_folders(folder: Path) -> tuple[list[Path], list[Path]]:
         raise _fail(f"{folder} has broken symbolic links", broken,
                     "Fix or delete the links.")
     classes = [p for p in entries if p.is_dir()]
+    hidden += [p for p in entries if p.is_file()]  # e.g. a LICENSE.txt beside the classes
     if not classes:
         raise ImageFolderError(
             f"{folder} has no class folders. Lay out the images as {folder}/<class>/<image>."
@@ -388,9 +389,9 @@ def index_image_folder(
     folder is empty; there are at least two classes; split folders have the same
     classes; no broken symbolic links; every file is an image in a format TensorFlow
     decodes (PNG, JPEG, BMP, GIF, WebP) and decodes completely; no image is smaller than
-    `min_side`. Hidden files (`.DS_Store`, `._*`, `Thumbs.db`) are left out and listed
-    in the report; symbolic links are followed; sub-folders of a class folder belong
-    to that class.
+    `min_side`. Hidden files (`.DS_Store`, `._*`, `Thumbs.db`) and files beside the
+    class folders (a `LICENSE.txt`) are left out and listed in the report; symbolic
+    links are followed; sub-folders of a class folder belong to that class.
 
     Args:
         root: a folder laid out as `<root>/{train,val,test}/<class>/<image>`, or as
@@ -513,6 +514,8 @@ def load_image_folder(
     seed: int = 0,
     label_mode: str = "categorical",
     verbose: bool = True,
+    skip_non_images: bool = False,
+    min_side: int = 8,
 ) -> ImageData:
     """Checks an image folder and returns its train, validation and test pipelines.
 
@@ -524,6 +527,9 @@ def load_image_folder(
         label_mode: `"categorical"` (one-hot, for `categorical_crossentropy`; default) or
             `"int"` (for `sparse_categorical_crossentropy`).
         verbose: print the folder's report (images per class, sizes, formats; default True).
+        skip_non_images: leave out files that are not images (listed in the report)
+            instead of stopping (default False).
+        min_side: the smallest image side accepted, in pixels (default 8).
 
     Returns:
         An `ImageData` with `train_ds`, `val_ds`, `test_ds` and `class_names`.
@@ -540,7 +546,8 @@ def load_image_folder(
         raise ValueError(
             f"`image_size` must be (height, width). Received: `image_size={image_size!r}`."
         )
-    index = index_image_folder(root, seed=seed)
+    index = index_image_folder(root, seed=seed, skip_non_images=skip_non_images,
+                               min_side=min_side)
     if verbose:
         print(f"Image folder: {index.root.name}, {index.num_classes} classes")
         print(index.report())
