@@ -80,3 +80,30 @@ def test_fashion_mnist_arrays_from_debian_files():
 def test_fashion_mnist_missing_folder_says_how_to_get_it(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"train-labels-idx1-ubyte\.gz.*make fashion-mnist"):
         data.load_fashion_mnist(tmp_path)
+
+
+def test_downloaded_dataset_is_fetched_checked_extracted_and_split(tmp_path, monkeypatch):
+    """The `full` profile's path, offline: a flower-photos-like archive served from disk."""
+    import dataclasses
+    import hashlib
+    import tarfile
+
+    from tests.conftest import write_png
+
+    photos = tmp_path / "src" / "flower_photos"
+    for kind in ("daisy", "roses"):
+        for i in range(10):
+            write_png(photos / kind / f"{i}.png", value=20 * i)
+    (photos / "LICENSE.txt").write_text("photos: CC-BY")
+    archive = tmp_path / "flower_photos.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(photos, arcname="flower_photos")
+    spec = dataclasses.replace(data.DATASETS["flowers"], url=archive.as_uri(),
+                               sha256=hashlib.sha256(archive.read_bytes()).hexdigest())
+    monkeypatch.setitem(data.DATASETS, "flowers", spec)
+    monkeypatch.setenv("TLHELPERS_CACHE", str(tmp_path / "cache"))
+    loaded = data.load_dataset("flowers", (32, 32), batch_size=4, verbose=False)
+    assert loaded.class_names == ["daisy", "roses"]
+    assert [loaded.index.counts(s) for s in ("train", "val", "test")] == [[6, 6], [2, 2], [2, 2]]
+    assert [p.name for p in loaded.index.skipped] == ["LICENSE.txt"]
+    assert str(tmp_path / "cache" / "downloads") in str(loaded.index.root)
