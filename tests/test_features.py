@@ -78,6 +78,8 @@ def test_cached_features_miss_then_hit(tiny_base, tmp_path):
     third = features.cached_features(m, images, "other data", "tf", folder=tmp_path,
                                      progress=False)
     assert not third.from_cache and third.labels is None and third.key != first.key
+    with pytest.raises(ValueError, match="no data to compute them from"):
+        features.cached_features(m, None, "never cached", "tf", folder=tmp_path)
 
 
 def test_train_head_on_features_learns_a_separable_problem():

@@ -200,7 +200,8 @@ def cached_features(model, data, data_id: str, preprocessing: str,
 
     Args:
         model: the frozen feature extractor `M`.
-        data: the split (see `extract_features`); it is only read on a cache miss.
+        data: the split (see `extract_features`); it is only read on a cache miss, and
+            may be `None` when the features are known to be cached.
         data_id: what identifies the data, e.g. `array_digest(images)` or
             `"fashion-mnist-tiny/test"` plus a hash of its files.
         preprocessing: how the pixels are scaled inside `M` (part of the key).
@@ -211,6 +212,9 @@ def cached_features(model, data, data_id: str, preprocessing: str,
 
     Returns:
         A `FeatureSet`; `from_cache` says whether the file was read.
+
+    Raises:
+        ValueError: on a cache miss with `data=None`.
     """
     from tlhelpers.config import cache_dir
 
@@ -224,6 +228,11 @@ def cached_features(model, data, data_id: str, preprocessing: str,
         with np.load(path) as stored:
             labels = stored["labels"] if stored["has_labels"] else None
             return FeatureSet(stored["features"], labels, key, path, from_cache=True)
+    if data is None:
+        raise ValueError(
+            f"No cached features for key {key} in {folder}, and no data to compute them "
+            "from. Received: `data=None`; pass the split's images (or `tf.data` batches)."
+        )
     features, labels = extract_features(model, data, batch_size, progress)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, features=features, has_labels=labels is not None,
