@@ -177,8 +177,9 @@ def extract_features(model, data, batch_size: int = 64, progress: bool = True,
     from tqdm import tqdm
 
     features, labels = [], []
+    # mininterval: a stored notebook keeps every redraw of the bar; few redraws, short output
     bar = tqdm(total=_num_batches(data, batch_size), desc=desc, unit="batch",
-               disable=not progress, file=sys.stderr)
+               disable=not progress, file=sys.stderr, mininterval=1.0)
     for images, batch_labels in _batches(data, batch_size):
         features.append(np.asarray(model(images, training=False)))
         if batch_labels is not None:
