@@ -39,3 +39,40 @@ def test_flow_draws_one_box_per_step():
     assert texts == ["1. one", "2. two", "3. three", "4. four"]
     with pytest.raises(ValueError, match="steps=\\[\\]"):
         plots.plot_flow([])
+
+
+def test_embeddings_plot_one_panel_per_embedding_and_checks_shapes():
+    points = np.random.default_rng(0).normal(size=(6, 2))
+    labels = [0, 1, 2, 0, 1, 2]
+    fig = plots.plot_embeddings({"PCA": points, "t-SNE": points}, labels, ["a", "b", "c"],
+                                title="t")
+    assert [ax.get_title() for ax in fig.axes] == ["PCA", "t-SNE"]
+    assert len(fig.axes[0].collections) == 3
+    with pytest.raises(ValueError, match="shape \\(6, 3\\)"):
+        plots.plot_embeddings({"bad": np.zeros((6, 3))}, labels, ["a", "b", "c"])
+
+
+def test_sweep_plot_draws_one_line_per_recipe():
+    from tlhelpers.experiments import Summary
+
+    summaries = {(r, n): Summary(r, n, m, 0.01, m - 0.02, m + 0.02, 3)
+                 for r, base in (("transfer", 0.6), ("scratch", 0.4))
+                 for n, m in ((5, base), (20, base + 0.1))}
+    fig = plots.plot_sweep(summaries, chance=0.2)
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines] == ["transfer", "scratch", "chance"]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [0.6, 0.7])
+    assert ax.get_xscale() == "log"
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_sweep({})
+
+
+def test_transfer_by_depth_plot_has_baseline_and_treatments():
+    results = {"BnB": {1: [0.8, 0.82], 2: [0.79, 0.8]}, "AnB+": {1: [0.83], 2: [0.84]}}
+    fig = plots.plot_transfer_by_depth(results, baseline=[0.8, 0.81])
+    labels = [line.get_label() for line in fig.axes[0].lines]
+    assert labels == ["baseB", "BnB", "AnB+"]
+    assert fig.axes[0].lines[1].get_linestyle() == "--"
+    assert fig.axes[0].lines[2].get_linestyle() == "-"
+    with pytest.raises(ValueError, match="must not be empty"):
+        plots.plot_transfer_by_depth({}, baseline=[0.5])

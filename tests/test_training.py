@@ -46,3 +46,15 @@ def test_evaluate_and_predict_classes_agree():
     assert abs(np.mean(y_true == y_pred) - metrics["accuracy"]) < 1e-6
     _, y_true_10, _ = training.predict_classes(model, ds, max_images=10)
     assert len(y_true_10) == 10
+
+
+def test_epoch_timer_records_one_duration_per_epoch():
+    import keras
+
+    from tlhelpers.training import EpochTimer
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    timer = EpochTimer()
+    model.fit(np.zeros((8, 2)), np.zeros((8, 1)), epochs=3, verbose=0, callbacks=[timer])
+    assert len(timer.seconds) == 3 and all(s > 0 for s in timer.seconds)

@@ -16,7 +16,14 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-__all__ = ["plot_flow", "plot_history", "plot_image_grid"]
+__all__ = [
+    "plot_embeddings",
+    "plot_flow",
+    "plot_history",
+    "plot_image_grid",
+    "plot_sweep",
+    "plot_transfer_by_depth",
+]
 
 RIGHT, WRONG = "#1a7f37", "#cf222e"
 
@@ -150,6 +157,168 @@ def plot_flow(steps: Sequence[str], columns: int = 3, title: str | None = None) 
     ax.set_ylim(-(rows - 1) * (box_h + gap_y) - 0.2, box_h + 0.2)
     ax.set_aspect("equal")
     ax.axis("off")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_embeddings(embeddings: dict[str, np.ndarray], labels: Sequence[int],
+                    class_names: Sequence[str], title: str | None = None,
+                    point_size: float = 9.0) -> Figure:
+    """Scatters 2-D embeddings of features side by side, one colour per class.
+
+    Args:
+        embeddings: `{panel title: points of shape (n, 2)}`, e.g. PCA and t-SNE of
+            pretrained and of random-weight features.
+        labels: the class of each point (integers), the same for every panel.
+        class_names: label `i` is `class_names[i]`; shown in one legend.
+        title: a title above the panels.
+        point_size: marker area (default 9).
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: if a panel's points are not `(n, 2)` with one label per point.
+    """
+    labels = np.asarray(labels)
+    for name, points in embeddings.items():
+        if np.shape(points) != (len(labels), 2):
+            raise ValueError(
+                f"Panel {name!r} has points of shape {np.shape(points)}; expected "
+                f"({len(labels)}, 2), one 2-D point per label."
+            )
+    columns = min(len(embeddings), 2) if len(embeddings) == 4 else len(embeddings)
+    rows = -(-len(embeddings) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.8 * columns, 3.4 * rows),
+                             squeeze=False)
+    cmap = plt.get_cmap("tab10" if len(class_names) <= 10 else "tab20")
+    for ax, (name, points) in zip(axes.flat, embeddings.items(), strict=False):
+        points = np.asarray(points)
+        for label, class_name in enumerate(class_names):
+            mask = labels == label
+            ax.scatter(points[mask, 0], points[mask, 1], s=point_size, color=cmap(label),
+                       label=class_name, alpha=0.8, linewidths=0)
+        ax.set_title(name, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in list(axes.flat)[len(embeddings):]:
+        ax.axis("off")
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="center right", fontsize=8, markerscale=2, frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 0.82, 1))
+    return fig
+
+
+def plot_sweep(summaries, xlabel: str = "labels per class", ylabel: str = "test accuracy",
+               title: str | None = None, chance: float | None = None) -> Figure:
+    """Plots mean ± std over seeds against the swept setting, one line per recipe.
+
+    Args:
+        summaries: `{(recipe, setting): Summary}` from `tlhelpers.experiments.summarize`
+            (or any objects with `mean`, `std`, `low` and `high`).
+        xlabel: the x axis label (default "labels per class"); the axis is logarithmic
+            when every setting is a positive number.
+        ylabel: the y axis label (default "test accuracy").
+        title: a title above the axes.
+        chance: draw a dotted line at this accuracy (e.g. 1 / num_classes), or `None`.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: if `summaries` is empty.
+    """
+    if not summaries:
+        raise ValueError("`summaries` is empty. Received: {}; pass `summarize(records)`.")
+    recipes = list(dict.fromkeys(recipe for recipe, _ in summaries))
+    settings = list(dict.fromkeys(setting for _, setting in summaries))
+    numeric = all(isinstance(s, int | float) and s > 0 for s in settings)
+    positions = {s: (s if numeric else i) for i, s in enumerate(settings)}
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    markers = "os^Dv<>p"
+    for i, recipe in enumerate(recipes):
+        points = [(positions[s], summaries[(recipe, s)]) for s in settings
+                  if (recipe, s) in summaries]
+        xs = np.array([p for p, _ in points], dtype=float)
+        means = np.array([m.mean for _, m in points])
+        stds = np.array([m.std for _, m in points])
+        lows = np.array([m.low for _, m in points])
+        highs = np.array([m.high for _, m in points])
+        line, = ax.plot(xs, means, marker=markers[i % len(markers)], label=recipe)
+        ax.fill_between(xs, means - stds, means + stds, color=line.get_color(), alpha=0.2)
+        ax.vlines(xs, lows, highs, color=line.get_color(), alpha=0.6, linewidth=1)
+    if numeric:
+        ax.set_xscale("log")
+    ax.set_xticks([positions[s] for s in settings])
+    ax.set_xticklabels(["all" if s is None else str(s) for s in settings])
+    ax.minorticks_off()
+    if chance is not None:
+        ax.axhline(chance, color="grey", linestyle=":", linewidth=1, label="chance")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_transfer_by_depth(results: dict[str, dict[int, Sequence[float]]],
+                           baseline: Sequence[float], title: str | None = None,
+                           ylabel: str = "test accuracy on B") -> Figure:
+    """Accuracy against the number of copied layers, as in Yosinski et al. (2014), fig. 2.
+
+    Every run is a dot; a line joins the means. Treatments whose name ends in "+"
+    (fine-tuned) are drawn with filled markers and solid lines, the others (copied
+    layers frozen) with open markers and dashed lines.
+
+    Args:
+        results: `{treatment: {n copied layers: [accuracy of each seed]}}`, e.g.
+            `{"BnB": {1: [...], 2: [...]}, "AnB+": {...}}`.
+        baseline: accuracies of the network trained on B alone (`baseB`), one per seed;
+            drawn at n = 0 and as a horizontal band.
+        title: a title above the axes.
+        ylabel: the y axis label.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: if `results` or `baseline` is empty.
+    """
+    if not results or len(baseline) == 0:
+        raise ValueError("`results` and `baseline` must not be empty; pass at least one run.")
+    colours = {"BnB": "#0969da", "BnB+": "#54aeff", "AnB": "#cf222e", "AnB+": "#ff8182"}
+    fig, ax = plt.subplots(figsize=(6.2, 3.8))
+    base = np.asarray(baseline, dtype=float)
+    ax.axhspan(base.mean() - base.std(), base.mean() + base.std(), color="black", alpha=0.08)
+    ax.axhline(base.mean(), color="black", linewidth=1, label="baseB")
+    ax.scatter(np.zeros_like(base), base, color="black", s=14, zorder=3)
+    ns_all: set[int] = {0}
+    for i, (name, by_n) in enumerate(results.items()):
+        colour = colours.get(name, plt.get_cmap("tab10")(i))
+        fine_tuned = name.endswith("+")
+        ns = sorted(by_n)
+        ns_all.update(ns)
+        offset = (i - (len(results) - 1) / 2) * 0.06
+        for n in ns:
+            values = np.asarray(by_n[n], dtype=float)
+            ax.scatter(np.full_like(values, n + offset), values, s=14, zorder=3,
+                       facecolors=colour if fine_tuned else "none", edgecolors=colour)
+        means = [float(np.mean(by_n[n])) for n in ns]
+        ax.plot(np.asarray(ns) + offset, means, "-" if fine_tuned else "--", color=colour,
+                marker="o" if fine_tuned else "s",
+                markerfacecolor=colour if fine_tuned else "white", label=name)
+    ax.set_xticks(sorted(ns_all))
+    ax.set_xlabel("layers copied from the pretrained network (n)")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=5, loc="lower left")
     if title:
         ax.set_title(title)
     fig.tight_layout()

@@ -14,6 +14,7 @@ import numpy as np
 
 __all__ = [
     "EpochLine",
+    "EpochTimer",
     "evaluate",
     "fit",
     "predict_classes",
@@ -127,3 +128,26 @@ def predict_classes(model: keras.Model, ds, max_images: int | None = None
     stop = max_images if max_images is not None else seen
     return (np.concatenate(images)[:stop], np.concatenate(y_true)[:stop],
             np.concatenate(y_pred)[:stop])
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Records how many seconds each epoch of `fit` takes (in `seconds`), printing nothing.
+
+    Timings vary from run to run and machine to machine: show them in a notebook cell
+    whose output is not compared, and assert only what must hold.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        import time
+
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        import time
+
+        self.seconds.append(time.perf_counter() - self._start)

@@ -1,0 +1,168 @@
+"""Small, seeded experiments: label subsets, sweeps over seeds, and their summaries.
+
+A single run of a small experiment says little: another seed can move a test accuracy
+by several points. A sweep runs every combination of seeds, labels per class and
+recipes, returns one tidy record per run, and `summarize` turns them into mean, spread
+and range, so that "A beats B" can be checked as "their ranges do not overlap".
+
+Used by the feature-extraction chapter (transfer vs training from scratch,
+transferability by depth).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+
+__all__ = [
+    "Summary",
+    "clearly_better",
+    "labels_per_class_subset",
+    "run_sweep",
+    "summarize",
+]
+
+
+def labels_per_class_subset(labels: np.ndarray, per_class: int | None, seed: int = 0
+                            ) -> np.ndarray:
+    """Picks `per_class` examples of every class at random: a scarce-label training set.
+
+    Args:
+        labels: integer labels of the pool to draw from.
+        per_class: examples per class, or `None` for all of them.
+        seed: seeds the draw (default 0); the same seed gives the same indices.
+
+    Returns:
+        Sorted indices into `labels`.
+
+    Raises:
+        ValueError: if a class has fewer than `per_class` examples, or `per_class < 1`.
+    """
+    labels = np.asarray(labels)
+    if per_class is None:
+        return np.arange(len(labels))
+    if per_class < 1:
+        raise ValueError(
+            f"`per_class` must be at least 1 or None. Received: `per_class={per_class}`."
+        )
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(labels):
+        pool = np.flatnonzero(labels == label)
+        if len(pool) < per_class:
+            raise ValueError(
+                f"Class {label} has only {len(pool)} examples, fewer than "
+                f"`per_class={per_class}`. Use a smaller `per_class` or a larger pool."
+            )
+        chosen.append(rng.choice(pool, per_class, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def run_sweep(run: Callable[..., float], seeds: Iterable[int], recipes: Sequence[str],
+              labels_per_class: Sequence[int | None] = (None,),
+              on_record: Callable[[dict], None] | None = None) -> list[dict]:
+    """Runs `run(recipe=..., labels_per_class=..., seed=...)` for every combination.
+
+    Args:
+        run: a function returning one number (e.g. test accuracy); it seeds itself
+            from its `seed` argument.
+        seeds: the seeds, e.g. `range(3)`.
+        recipes: names of the recipes compared (e.g. `["linear probe", "scratch"]`).
+        labels_per_class: the label counts to sweep (default: one setting, `None`).
+        on_record: called with each record as it arrives (e.g. to print progress).
+
+    Returns:
+        A list of records `{"recipe", "labels_per_class", "seed", "value"}`, one per run,
+        in the order labels per class -> seed -> recipe.
+
+    Raises:
+        ValueError: if there are no seeds or no recipes.
+    """
+    seeds = list(seeds)
+    if not seeds or not recipes:
+        raise ValueError(
+            f"A sweep needs at least one seed and one recipe. Received: `seeds={seeds}`, "
+            f"`recipes={list(recipes)}`."
+        )
+    records = []
+    for per_class, seed, recipe in itertools.product(labels_per_class, seeds, recipes):
+        value = float(run(recipe=recipe, labels_per_class=per_class, seed=seed))
+        record = {"recipe": recipe, "labels_per_class": per_class, "seed": seed, "value": value}
+        records.append(record)
+        if on_record is not None:
+            on_record(record)
+    return records
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """Mean, standard deviation and range of one recipe at one label count.
+
+    Args:
+        recipe: the recipe's name.
+        labels_per_class: the label count (`None` for all labels).
+        mean: the mean over seeds.
+        std: the standard deviation over seeds (population, `ddof=0`).
+        low: the smallest value.
+        high: the largest value.
+        n: the number of seeds.
+    """
+
+    recipe: str
+    labels_per_class: int | None
+    mean: float
+    std: float
+    low: float
+    high: float
+    n: int
+
+    def __str__(self) -> str:
+        return f"{self.mean:.3f} ± {self.std:.3f}"
+
+
+def summarize(records: Iterable[dict]) -> dict[tuple[str, int | None], Summary]:
+    """Groups sweep records by (recipe, labels per class) and summarizes over seeds.
+
+    Args:
+        records: records from `run_sweep` (keys `recipe`, `labels_per_class`, `value`).
+
+    Returns:
+        `{(recipe, labels_per_class): Summary}`, in the order the groups first appear.
+
+    Raises:
+        ValueError: if a record lacks a key.
+    """
+    groups: dict[tuple[str, int | None], list[float]] = {}
+    for record in records:
+        try:
+            key = (record["recipe"], record["labels_per_class"])
+            groups.setdefault(key, []).append(float(record["value"]))
+        except KeyError as err:
+            raise ValueError(
+                f"A record lacks the key {err}. Received: {record!r}; records come from "
+                "`run_sweep` and have keys recipe, labels_per_class, seed, value."
+            ) from None
+    return {
+        key: Summary(key[0], key[1], float(np.mean(v)), float(np.std(v)), float(np.min(v)),
+                     float(np.max(v)), len(v))
+        for key, v in groups.items()
+    }
+
+
+def clearly_better(a: Summary, b: Summary) -> bool:
+    """True when `a` beats `b` beyond the noise of the seeds.
+
+    Both must hold: the worst run of `a` is above the best run of `b` (the ranges do not
+    overlap), and the bands mean ± std do not overlap either.
+
+    Args:
+        a: the summary that should be higher.
+        b: the summary it is compared with.
+
+    Returns:
+        `a.low > b.high and a.mean - a.std > b.mean + b.std`.
+    """
+    return a.low > b.high and a.mean - a.std > b.mean + b.std
