@@ -58,3 +58,18 @@ def test_epoch_timer_records_one_duration_per_epoch():
     timer = EpochTimer()
     model.fit(np.zeros((8, 2)), np.zeros((8, 1)), epochs=3, verbose=0, callbacks=[timer])
     assert len(timer.seconds) == 3 and all(s > 0 for s in timer.seconds)
+
+
+def test_fit_can_be_quiet(capsys):
+    model, ds, _ = _toy()
+    history = training.fit(model, ds, epochs=2, verbose=False)
+    assert capsys.readouterr().out == ""
+    assert len(history.history["loss"]) == 2
+
+
+def test_fit_accepts_an_unbuilt_head(capsys):
+    _, ds, _ = _toy()
+    head = keras.Sequential([keras.layers.Dense(2, activation="softmax")])  # no Input
+    head.compile("adam", "categorical_crossentropy")
+    training.fit(head, ds, epochs=1, verbose=False)
+    assert head.output_shape == (None, 2)

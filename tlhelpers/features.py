@@ -274,7 +274,7 @@ def train_head_on_features(head, features: np.ndarray, labels: np.ndarray,
     import keras
     import tensorflow as tf
 
-    from tlhelpers.training import EpochLine
+    from tlhelpers.training import fit
 
     if len(features) != len(labels):
         raise ValueError(
@@ -290,10 +290,8 @@ def train_head_on_features(head, features: np.ndarray, labels: np.ndarray,
                 .shuffle(len(features), seed=seed, reshuffle_each_iteration=True)
                 .batch(batch_size))
     val_ds = tf.data.Dataset.from_tensor_slices(val).batch(256) if val is not None else None
-    callbacks = [EpochLine(digits, every)] if verbose else []
-    return head.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0,
-                    shuffle=False,  # the tf.data pipeline shuffles itself, with its seed
-                    callbacks=callbacks)
+    return fit(head, train_ds, val_ds, epochs=epochs, digits=digits, every=every,
+               verbose=verbose)
 
 
 def embed_2d(features: np.ndarray, method: str = "pca", seed: int = 0,

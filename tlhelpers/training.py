@@ -44,7 +44,8 @@ class EpochLine(keras.callbacks.Callback):
 
 
 def fit(model: keras.Model, train_ds, val_ds=None, epochs: int = 1, digits: int = 3,
-        every: int = 1, callbacks: list | None = None) -> keras.callbacks.History:
+        every: int = 1, callbacks: list | None = None, verbose: bool = True
+        ) -> keras.callbacks.History:
     """Trains a compiled model, printing one rounded line per epoch.
 
     Args:
@@ -55,6 +56,7 @@ def fit(model: keras.Model, train_ds, val_ds=None, epochs: int = 1, digits: int 
         digits: decimals of the printed metrics (default 3).
         every: print every `every`-th epoch and the last (default 1).
         callbacks: more Keras callbacks.
+        verbose: print the epoch lines (default True).
 
     Returns:
         The `History`, as from `model.fit`.
@@ -69,7 +71,7 @@ def fit(model: keras.Model, train_ds, val_ds=None, epochs: int = 1, digits: int 
         epochs=epochs,
         verbose=0,
         shuffle=False,  # the tf.data pipeline shuffles itself, with its own seed
-        callbacks=[EpochLine(digits, every), *(callbacks or [])],
+        callbacks=[*([EpochLine(digits, every)] if verbose else []), *(callbacks or [])],
     )
 
 
@@ -78,7 +80,11 @@ def _check_label_width(model: keras.Model, ds) -> None:
     spec = getattr(ds, "element_spec", None)
     if not isinstance(spec, tuple) or len(spec) < 2 or spec[1].shape.rank != 2:
         return  # integer labels, or not a tf.data pipeline: Keras checks at the first batch
-    classes, units = spec[1].shape[-1], model.output_shape[-1]
+    try:
+        units = model.output_shape[-1]
+    except (AttributeError, ValueError):
+        return  # not built yet: it gets its shape from the first batch, Keras checks then
+    classes = spec[1].shape[-1]
     if classes is not None and units is not None and classes != units:
         raise ValueError(
             f"The model {model.name!r} predicts {units} classes, but the data has "
