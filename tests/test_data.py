@@ -107,3 +107,11 @@ def test_downloaded_dataset_is_fetched_checked_extracted_and_split(tmp_path, mon
     assert [loaded.index.counts(s) for s in ("train", "val", "test")] == [[6, 6], [2, 2], [2, 2]]
     assert [p.name for p in loaded.index.skipped] == ["LICENSE.txt"]
     assert str(tmp_path / "cache" / "downloads") in str(loaded.index.root)
+
+
+def test_bundled_tiny_set_uses_its_three_split_folders_as_they_are(capsys):
+    index = data.index_image_folder(data.dataset_path("fashion-mnist-tiny"))
+    assert index.split_sources == {"train": "from train/", "val": "from val/",
+                                   "test": "from test/"}
+    assert "from" not in index.report() and "carved" not in index.report()
+

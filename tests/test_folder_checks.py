@@ -1,6 +1,7 @@
 """One test per messy-folder case: the error names the offending file and the fix, or the
-conversion is reported. Plus a property test: random corruption never escapes as anything
-but the validator's own clear error."""
+conversion is reported; one folder with every kind of mess at once, reported in one error;
+split folders recognised by name, and missing splits carved out of train. Plus a property
+test: random corruption never escapes as anything but the validator's own clear error."""
 
 import os
 
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from tests.conftest import write_png
-from tlhelpers import data, training
+from tlhelpers import data, folders, training
 from tlhelpers.data import ImageFolderError
 
 
@@ -33,19 +34,21 @@ def test_a_file_instead_of_a_folder(tmp_path):
 
 def test_no_class_folders(tmp_path):
     (tmp_path / "empty").mkdir()
-    check(tmp_path / "empty", r"empty has no class folders.*<class>/<image>")
+    check(tmp_path / "empty",
+          r"no class folders.*/empty\n.*Lay out the images as .*empty/<class>/<image>")
 
 
 def test_images_at_the_top_instead_of_in_class_folders(make_folder):
     root = make_folder({"a": 3, "b": 3})
     write_png(root / "stray.png")
-    check(root, r"images at its top.*stray\.png.*Move each image into the folder")
+    check(root, r"Images at the top of a folder that should hold class folders.*stray\.png.*"
+          r"Move each image into the folder of its class")
 
 
 def test_empty_class_folder(make_folder):
     root = make_folder({"train/a": 2, "train/b": 0, "val/a": 1, "val/b": 1,
                         "test/a": 1, "test/b": 1})
-    check(root, r"class folder .*train/b is empty.*Add images of class 'b'")
+    check(root, r"Class folders without a usable image.*train/b\n.*Add images of class 'b'")
 
 
 def test_single_class(make_folder):
@@ -112,11 +115,12 @@ def test_image_too_small(make_folder):
 def test_splits_with_different_classes(make_folder):
     root = make_folder({"train/a": 2, "train/b": 2, "val/a": 1, "val/c": 1,
                         "test/a": 1, "test/b": 1})
-    check(root, r"class folders of .*val differ.*missing \['b'\], extra \['c'\]")
+    check(root, r"differ from those of the train split.*/val \(missing \['b'\], extra \['c'\]\)")
 
 
 def test_too_few_images_to_split(make_folder):
-    check(make_folder({"a": 1, "b": 10}), r"val split has no image of \['a'\].*train/")
+    check(make_folder({"a": 1, "b": 10}),
+          r"too few images to split.*/a \(1 image, none for val or test\).*train/")
 
 
 def test_hidden_and_system_files_are_left_out_and_reported(make_folder):
@@ -191,7 +195,151 @@ def test_symbolic_links_are_followed(make_folder, tmp_path):
 def test_broken_symbolic_link(make_folder):
     root = make_folder({"a": 10, "b": 10})
     os.symlink(root / "nowhere.png", root / "a" / "gone.png")
-    check(root, r"broken symbolic links.*a/gone\.png.*Fix the links")
+    check(root, r"Broken symbolic links.*a/gone\.png.*Fix the links")
+
+
+def test_one_error_lists_every_problem_of_a_messy_folder(make_folder):
+    """Every case above at once (but a folder without class folders, which needs a split
+    folder that is neither compared nor carved), found in one pass."""
+    root = make_folder({"train/a": 1, "val/a": 1, "val/c": 0}, root_name="messy")
+    (root / "LICENSE").write_text("CC-BY")  # beside the split folders: not a problem
+    (root / "train" / "a" / ".DS_Store").write_bytes(b"\x00")  # hidden: not a problem
+    a = root / "train" / "a"
+    expected = {
+        "images_at_top": [write_png(root / "train" / "stray.png")],
+        "broken_link": [a / "gone.png"],
+        "single_class": [a],
+        "classes_differ": [root / "val"],
+        "empty_class": [root / "val" / "c"],
+        "not_an_image": [a / "notes.txt"],
+        "unsupported_extension": [a / "scan.tiff"],
+        "unsupported_content": [a / "fake.png"],
+        "corrupt_image": [a / "broken.png", a / "photo.jpg"],
+        "too_small": [write_png(a / "dot.png", size=(4, 30))],
+        "empty_after_split": [a],
+    }
+    os.symlink(root / "nowhere.png", a / "gone.png")
+    (a / "notes.txt").write_text("hi")
+    Image.new("RGB", (16, 16)).save(a / "scan.tiff")
+    Image.new("RGB", (16, 16)).save(a / "fake.png", format="TIFF")
+    (a / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    rgb = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(a / "photo.jpg", quality=95)
+    (a / "photo.jpg").write_bytes((a / "photo.jpg").read_bytes()[:2000])
+
+    with pytest.raises(ImageFolderError) as info:
+        data.index_image_folder(root)  # test: carved out of train/, gets none of 'a'
+    err, message = info.value, str(info.value)
+    assert isinstance(err, ValueError)
+    assert [p.kind for p in err.problems] == [k for k in folders.PROBLEM_KINDS if k in expected]
+    assert {p.kind: sorted(p.paths) for p in err.problems} == {
+        kind: sorted(paths) for kind, paths in expected.items()}
+    assert message.startswith(f"The image folder {root} has 12 problems of 11 kinds; nothing "
+                              "was loaded. Fix them all, then load it again:")
+    for i, problem in enumerate(err.problems, 1):
+        assert f"\n\n{i}. {problem.summary}:\n" in message
+        assert f"   Fix: {problem.fix}" in message
+        for line in problem.lines():
+            assert f"\n     {line}\n" in message
+    for text in ("single class folder ('a')", "val (missing [], extra ['c'])", "(4x30)",
+                 "fake.png (really TIFF)", "a (1 image, none for test)", "Delete or replace",
+                 "skip_non_images=True", "Add images of class 'c'", "photo.jpg (OSError",
+                 "broken.png (UnidentifiedImageError: cannot identify image file)"):
+        assert text in message
+    assert "LICENSE" not in message and ".DS_Store" not in message
+
+
+def test_long_lists_are_cut_and_counted(make_folder):
+    root = make_folder({"a": 10, "b": 10})
+    for i in range(25):
+        (root / "a" / f"note{i:02}.txt").write_text("hi")
+    with pytest.raises(ImageFolderError, match=r"(?s)not images \(.*\):.*note19\.txt\n"
+                                               r"     \.\.\. and 5 more\n") as info:
+        data.index_image_folder(root)
+    assert "note20.txt" not in str(info.value)
+    [problem] = info.value.problems
+    assert problem.kind == "not_an_image" and len(problem.paths) == 25  # all kept as data
+def test_split_folders_are_recognised_by_any_of_their_names(make_folder):
+    root = make_folder({"Training/a": 2, "Training/b": 2, "VALIDATION/a": 1, "VALIDATION/b": 1,
+                        "testing/a": 1, "testing/b": 1})
+    index = data.index_image_folder(root)
+    assert index.class_names == ["a", "b"]
+    assert [index.counts(s) for s in ("train", "val", "test")] == [[2, 2], [1, 1], [1, 1]]
+    assert index.split_sources == {"train": "from Training/", "val": "from VALIDATION/",
+                                   "test": "from testing/"}
+    assert "\ntrain: from Training/\nval: from VALIDATION/\ntest: from testing/\n" in index.report()
+
+
+def test_train_and_val_folders_alone_are_not_two_classes(make_folder):
+    root = make_folder({"train/cat": 20, "train/dog": 20, "val/cat": 4, "val/dog": 4})
+    index = data.index_image_folder(root)
+    assert index.class_names == ["cat", "dog"]
+    assert [index.counts(s) for s in ("train", "val", "test")] == [[17, 17], [4, 4], [3, 3]]
+    assert all(p.parent.parent.name == "val" for p in index.files["val"])
+    assert all(p.parent.parent.name == "train" for p in index.files["test"])
+    assert not set(index.files["test"]) & set(index.files["train"])
+    assert index.split_sources["val"] == "from val/"
+    assert index.split_sources["test"] == "carved from train/ (15% of each class, seed 0)"
+    report = index.report()
+    assert "\ntrain: from train/, less the images carved out for test\n" in report
+    assert "\ntest: carved from train/ (15% of each class, seed 0)\n" in report
+    assert "val:" not in report  # taken as it is from val/
+    assert data.index_image_folder(root).files == index.files  # seeded
+    other = data.index_image_folder(root, seed=1, test_fraction=0.25)
+    assert other.counts("test") == [5, 5] and other.files["test"] != index.files["test"]
+    assert "test: carved from train/ (25% of each class, seed 1)" in other.report()
+
+
+def test_a_train_folder_alone_is_carved_into_three_splits(make_folder):
+    root = make_folder({"train/cat": 20, "train/dog": 20})
+    index = data.index_image_folder(root)
+    assert [index.counts(s) for s in ("train", "val", "test")] == [[14, 14], [3, 3], [3, 3]]
+    assert index.split_sources["val"] == "carved from train/ (15% of each class, seed 0)"
+
+
+def test_an_unsplit_folder_reports_where_its_splits_come_from(make_folder):
+    index = data.index_image_folder(make_folder({"cat": 20, "dog": 20}), seed=2)
+    assert index.split_sources == {
+        "train": "from the class folders, less the images carved out for val and test",
+        "val": "carved from the class folders (15% of each class, seed 2)",
+        "test": "carved from the class folders (15% of each class, seed 2)"}
+
+
+def test_split_folders_without_train(make_folder):
+    root = make_folder({"val/a": 2, "val/b": 2, "Test/a": 2, "Test/b": 2})
+    message = check(root, r"without a train/ \(or training/\) folder.*/Test \(the test split\)\n"
+                          r".*/val \(the val split\)\n.*Fix: Add a train/ folder")
+    assert "1 problem" not in message
+
+
+def test_two_folders_for_one_split(make_folder):
+    root = make_folder({"train/a": 5, "train/b": 5, "val/a": 2, "val/b": 2,
+                        "validation/a": 2, "validation/b": 2})
+    with pytest.raises(ImageFolderError, match=r"(?s)Two folders for one split.*/val \(the val "
+                       r"split\)\n.*/validation \(the val split\)\n.*Keep one folder per split"
+                       ) as info:
+        data.index_image_folder(root)
+    assert [p.kind for p in info.value.problems] == ["duplicate_split"]
+
+
+def test_split_folders_beside_class_folders(make_folder):
+    root = make_folder({"train/a": 5, "train/b": 5, "val/a": 2, "val/b": 2, "cats": 3,
+                        "dogs": 3})
+    with pytest.raises(ImageFolderError) as info:
+        data.index_image_folder(root)
+    [problem] = info.value.problems
+    assert problem.kind == "split_beside_other_folders"
+    assert dict(zip(problem.paths, problem.details, strict=True)) == {
+        root / "cats": "not a split name", root / "dogs": "not a split name",
+        root / "train": "the train split", root / "val": "the val split"}
+    assert "either split folders or class folders, not both" in str(info.value)
+    assert f"{root / 'cats'} (not a split name)" in str(info.value)
+
+
+def test_images_beside_split_folders_are_a_problem(make_folder):
+    root = make_folder({"train/a": 10, "train/b": 10})
+    write_png(root / "lost.png")
+    check(root, r"Images at the top.*lost\.png\n")
 
 
 @settings(max_examples=40, deadline=None,
