@@ -115,3 +115,21 @@ def test_bundled_tiny_set_uses_its_three_split_folders_as_they_are(capsys):
                                    "test": "from test/"}
     assert "from" not in index.report() and "carved" not in index.report()
 
+
+def test_load_dataset_takes_the_options_its_errors_recommend(make_folder):
+    from tests.conftest import write_png
+
+    root = make_folder({"a": 10, "b": 10})
+    (root / "a" / "notes.txt").write_text("hi")
+    write_png(root / "b" / "dot.png", size=(4, 4))
+    with pytest.raises(data.ImageFolderError,
+                       match="(?s)skip_non_images=True.*smaller `min_side`") as info:
+        data.load_dataset(root, (16, 16), verbose=False)
+    assert [p.kind for p in info.value.problems] == ["not_an_image", "too_small"]
+    loaded = data.load_dataset(root, (16, 16), verbose=False, skip_non_images=True, min_side=4,
+                               val_fraction=0.2, test_fraction=0.1)
+    assert loaded.index.skipped == [root / "a" / "notes.txt"]
+    assert [loaded.index.counts(s) for s in ("train", "val", "test")] == [
+        [7, 8], [2, 2], [1, 1]]
+    assert sum(int(x.shape[0]) for x, _ in loaded.test_ds) == 2
+

@@ -172,6 +172,8 @@ def load_image_folder(
     verbose: bool = True,
     skip_non_images: bool = False,
     min_side: int = 8,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
 ) -> ImageData:
     """Checks an image folder and returns its train, validation and test pipelines.
 
@@ -186,13 +188,17 @@ def load_image_folder(
         skip_non_images: leave out files that are not images (listed in the report)
             instead of reporting them as problems (default False).
         min_side: the smallest image side accepted, in pixels (default 8).
+        val_fraction: the share of each class carved out for validation when the folder
+            has no validation folder (default 0.15).
+        test_fraction: the share of each class carved out for test when the folder has
+            no test folder (default 0.15).
 
     Returns:
         An `ImageData` with `train_ds`, `val_ds`, `test_ds` and `class_names`.
 
     Raises:
         ImageFolderError: listing every problem of the folder; see `index_image_folder`.
-        ValueError: for a bad `label_mode` or `image_size`.
+        ValueError: for a bad `label_mode`, `image_size` or split fraction.
     """
     if label_mode not in ("categorical", "int"):
         raise ValueError(
@@ -202,7 +208,8 @@ def load_image_folder(
         raise ValueError(
             f"`image_size` must be (height, width). Received: `image_size={image_size!r}`."
         )
-    index = index_image_folder(root, seed=seed, skip_non_images=skip_non_images,
+    index = index_image_folder(root, seed=seed, val_fraction=val_fraction,
+                               test_fraction=test_fraction, skip_non_images=skip_non_images,
                                min_side=min_side)
     if verbose:
         print(f"Image folder: {index.root.name}, {index.num_classes} classes")
@@ -230,7 +237,8 @@ def load_image_folder(
 
 def load_dataset(name_or_path: str | os.PathLike[str], image_size: tuple[int, int],
                  batch_size: int = 32, seed: int = 0, label_mode: str = "categorical",
-                 verbose: bool = True) -> ImageData:
+                 verbose: bool = True, *, skip_non_images: bool = False, min_side: int = 8,
+                 val_fraction: float = 0.15, test_fraction: float = 0.15) -> ImageData:
     """Loads a named data set (see `DATASETS`) or an image folder of your own.
 
     Args:
@@ -238,9 +246,16 @@ def load_dataset(name_or_path: str | os.PathLike[str], image_size: tuple[int, in
             an image folder (see `index_image_folder` for its two layouts).
         image_size: `(height, width)` the images are resized to.
         batch_size: images per batch (default 32).
-        seed: seeds the split and the shuffle (default 0).
+        seed: seeds the carving of missing splits and the shuffle (default 0).
         label_mode: `"categorical"` (default) or `"int"`.
         verbose: print the folder's report (default True).
+        skip_non_images: leave out files that are not images (listed in the report)
+            instead of reporting them as problems (default False).
+        min_side: the smallest image side accepted, in pixels (default 8).
+        val_fraction: the share of each class carved out for validation when there is no
+            validation folder (default 0.15).
+        test_fraction: the share of each class carved out for test when there is no test
+            folder (default 0.15).
 
     Returns:
         An `ImageData`.
@@ -248,6 +263,7 @@ def load_dataset(name_or_path: str | os.PathLike[str], image_size: tuple[int, in
     Raises:
         ImageFolderError: for a path that is not a usable image folder (or neither a
             known name nor an existing folder), listing every problem found.
+        ValueError: for a bad `label_mode`, `image_size` or split fraction.
     """
     if isinstance(name_or_path, str) and name_or_path in DATASETS:
         root = dataset_path(name_or_path)
@@ -262,7 +278,9 @@ def load_dataset(name_or_path: str | os.PathLike[str], image_size: tuple[int, in
                 [FolderProblem("missing_folder", "neither a known data set nor a folder",
                                (root,), ("",), fix)],
             )
-    return load_image_folder(root, image_size, batch_size, seed, label_mode, verbose)
+    return load_image_folder(root, image_size, batch_size, seed, label_mode, verbose,
+                             skip_non_images=skip_non_images, min_side=min_side,
+                             val_fraction=val_fraction, test_fraction=test_fraction)
 
 
 def _read_idx(path: Path, offset: int) -> np.ndarray:
