@@ -62,7 +62,11 @@ def fit(model: keras.Model, train_ds, val_ds=None, epochs: int = 1, digits: int 
         The `History`, as from `model.fit`.
 
     Raises:
-        ValueError: if the labels' number of classes differs from the model's outputs.
+        ValueError: before training, if one-hot labels are wider or narrower than the
+            model's outputs, or integer labels reach past them (a label of 5 for a
+            model of 5 outputs) or below 0. Integer labels are read once for this, from
+            a copy of `train_ds` that leaves its shuffle order alone; see
+            `_check_label_width` for the pipelines it skips.
     """
     _check_label_width(model, train_ds)
     return model.fit(
@@ -76,20 +80,87 @@ def fit(model: keras.Model, train_ds, val_ds=None, epochs: int = 1, digits: int 
 
 
 def _check_label_width(model: keras.Model, ds) -> None:
-    """Stops before training when one-hot labels and the model's outputs disagree."""
+    """Stops before training when the labels do not fit the model's outputs.
+
+    One-hot labels must be as wide as the output. Integer labels must lie in
+    `0 .. units - 1`: they are read once, in a graph, from a copy of the pipeline whose
+    shuffles and caches are bypassed, so the check neither moves the shuffle on (the
+    first epoch still sees the seed's first order) nor fills a cache. The integer check
+    is skipped where it cannot be exact and cheap: one output unit (binary labels), a
+    pipeline of infinite or unknown length, or one with state of its own (a Python
+    generator, random augmentation); Keras then checks at the first batch, on the CPU.
+    """
     spec = getattr(ds, "element_spec", None)
-    if not isinstance(spec, tuple) or len(spec) < 2 or spec[1].shape.rank != 2:
-        return  # integer labels, or not a tf.data pipeline: Keras checks at the first batch
+    if not isinstance(spec, tuple) or len(spec) < 2:
+        return  # not a tf.data pipeline of (inputs, labels)
+    shape, dtype = getattr(spec[1], "shape", None), getattr(spec[1], "dtype", None)
+    if shape is None or shape.rank is None or dtype is None:
+        return  # labels of several outputs, or of unknown rank
     try:
         units = model.output_shape[-1]
     except (AttributeError, ValueError):
         return  # not built yet: it gets its shape from the first batch, Keras checks then
-    classes = spec[1].shape[-1]
-    if classes is not None and units is not None and classes != units:
+    if not isinstance(units, int):
+        return  # several outputs, or an output of unknown width
+    if not (dtype.is_integer and (shape.rank <= 1 or (shape.rank == 2 and shape[-1] == 1))):
+        classes = shape[-1] if shape.rank == 2 else None
+        if classes is not None and classes != units:
+            raise ValueError(
+                f"The model {model.name!r} predicts {units} classes, but the data has "
+                f"{classes} (one-hot labels of width {classes}). Build the head with "
+                "`num_classes=len(class_names)`."
+            )
+        return
+    import tensorflow as tf
+    from google.protobuf.message import DecodeError
+
+    if units < 2 or int(ds.cardinality()) < 0:
+        return  # binary labels; an infinite (-1) or unknown (-2) number of batches
+    try:  # external_state_policy=2 (FAIL): a pipeline with state of its own is not copied
+        graph = tf.compat.v1.GraphDef.FromString(tf.raw_ops.DatasetToGraphV2(
+            input_dataset=tf.data.experimental.to_variant(ds), external_state_policy=2,
+            strip_device_assignment=True).numpy())
+    except (tf.errors.OpError, DecodeError, ValueError, TypeError):
+        return
+    # Shuffles and caches hold state shared with the original pipeline (the shuffle's seed
+    # generator, the cache's contents): route around them; they do not change the labels.
+    bypassed = {node.name: node.input[0] for node in graph.node
+                if node.op.startswith(("ShuffleDataset", "CacheDataset"))}
+
+    def source(name: str) -> str:
+        while name in bypassed:
+            name = bypassed[name]
+        return name
+
+    nodes = [node for node in graph.node if node.name not in bypassed]
+    for node in nodes:
+        node.input[:] = [source(name) for name in node.input]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    try:
+        copy = tf.data.experimental.from_variant(
+            tf.raw_ops.DatasetFromGraph(graph_def=graph.SerializeToString()), spec)
+    except (tf.errors.OpError, ValueError, TypeError):
+        return
+
+    def widen(state, labels):
+        labels = tf.cast(tf.reshape(labels, [-1]), tf.int64)
+        return (tf.minimum(state[0], tf.reduce_min(labels)),
+                tf.maximum(state[1], tf.reduce_max(labels)))
+
+    start = (tf.constant(np.iinfo(np.int64).max), tf.constant(np.iinfo(np.int64).min))
+    lowest, highest = (int(v) for v in copy.map(lambda *element: element[1]).reduce(start, widen))
+    if highest >= units:
         raise ValueError(
-            f"The model {model.name!r} predicts {units} classes, but the data has "
-            f"{classes} (one-hot labels of width {classes}). Build the head with "
+            f"The model {model.name!r} predicts {units} classes, but the data has integer "
+            f"labels up to {highest}, so at least {highest + 1} classes. Build the head with "
             "`num_classes=len(class_names)`."
+        )
+    if lowest < 0:
+        raise ValueError(
+            f"The data has negative integer labels (down to {lowest}), but the model "
+            f"{model.name!r} predicts classes 0 to {units - 1}. Number the classes from 0: "
+            "label `i` is `class_names[i]`."
         )
 
 
