@@ -133,3 +133,48 @@ def test_load_dataset_takes_the_options_its_errors_recommend(make_folder):
         [7, 8], [2, 2], [1, 1]]
     assert sum(int(x.shape[0]) for x, _ in loaded.test_ds) == 2
 
+
+def test_fashion_mnist_offline_says_where_keras_keeps_it(tmp_path, monkeypatch):
+    """Debian's files absent and no internet (simulated): a data set error, not a weights
+    error, naming the folder Keras really downloads Fashion-MNIST into."""
+    import urllib.error
+
+    import keras.src.backend.config as keras_config
+    import keras.src.utils.file_utils as keras_file_utils
+
+    from tlhelpers import downloads
+
+    def offline(url, *args, **kwargs):
+        raise urllib.error.URLError("offline (test)")
+
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "absent")
+    (tmp_path / "keras-home").mkdir()  # as Keras makes its home when imported
+    monkeypatch.setattr(keras_config, "_KERAS_DIR", str(tmp_path / "keras-home"))
+    monkeypatch.setattr(keras_file_utils, "urlretrieve", offline)
+    with pytest.raises(downloads.DatasetUnavailableError) as info:
+        data.load_fashion_mnist()
+    err, message = info.value, str(info.value)
+    assert isinstance(err, downloads.DownloadError)
+    assert not isinstance(err, downloads.WeightsUnavailableError)
+    assert "weights" not in message.lower()
+    assert f"not in {tmp_path / 'absent'}" in message
+    url = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/train-labels-idx1-ubyte.gz"
+    assert f"URL fetch failure on {url}" in message and "offline (test)" in message
+    cache = tmp_path / "keras-home" / "datasets" / "fashion-mnist"
+    assert f"Keras cache: {cache}\n" in message
+    assert cache.is_dir()  # Keras made this very folder for the download that failed
+    for fix in ("make fashion-mnist", "apt-get install dataset-fashion-mnist", "internet"):
+        assert fix in message
+    assert all(name in message for name in data.FASHION_MNIST_FILES)
+
+
+def test_fashion_mnist_other_keras_errors_pass_through(tmp_path, monkeypatch):
+    import keras
+
+    def broken():
+        raise OSError("Not a gzipped file")
+
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "absent")
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", broken)
+    with pytest.raises(OSError, match="Not a gzipped file"):
+        data.load_fashion_mnist()

@@ -1,6 +1,7 @@
 import hashlib
 import io
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,21 @@ def test_seed_keras_cache_verifies_and_copies(tmp_path):
 def test_other_errors_pass_through():
     with pytest.raises(KeyError), downloads.explain_download_failures("x"):
         raise KeyError("unrelated")
+
+
+def test_keras_cache_folder_is_where_keras_puts_files(tmp_path, monkeypatch):
+    import keras.src.backend.config as keras_config
+
+    home = tmp_path / "keras-home"
+    home.mkdir()
+    monkeypatch.setattr(keras_config, "_KERAS_DIR", str(home))
+    assert downloads.keras_cache_folder("datasets/x") == home / "datasets" / "x"
+    # like keras.utils.get_file: an unwritable (here: absent) home falls back to /tmp/.keras
+    monkeypatch.setattr(keras_config, "_KERAS_DIR", str(tmp_path / "absent"))
+    assert downloads.keras_cache_folder("datasets/x") == Path("/tmp/.keras/datasets/x")
+
+
+def test_failed_url_reads_keras_bare_error():
+    url = "https://example.org/a/b.gz"
+    assert downloads.failed_url(Exception(f"URL fetch failure on {url}: None -- down")) == url
+    assert downloads.failed_url(KeyError("other")) is None

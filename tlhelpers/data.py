@@ -46,6 +46,14 @@ __all__ = [
 ]
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_FILES = (
+    "train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+)
+# Where `keras.datasets.fashion_mnist.load_data` downloads these files from, and the
+# sub-folder of the Keras cache it keeps them in.
+KERAS_FASHION_MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+KERAS_FASHION_MNIST_SUBDIR = "datasets/fashion-mnist"
 FASHION_MNIST_CLASSES = [
     "tshirt_top", "trouser", "pullover", "dress", "coat",
     "sandal", "shirt", "sneaker", "bag", "ankle_boot",
@@ -309,6 +317,9 @@ def load_fashion_mnist(
 
     Raises:
         FileNotFoundError: `folder` was given but lacks a file.
+        tlhelpers.downloads.DatasetUnavailableError: Debian's files are absent and the
+            download fails (offline); the message names the files, their URLs, the Keras
+            cache folder they go to, and the ways out.
     """
     folder = Path(folder) if folder is not None else DEBIAN_FASHION_MNIST
     if folder.is_dir() or folder != DEBIAN_FASHION_MNIST:
@@ -328,8 +339,23 @@ def load_fashion_mnist(
         return split("train"), split("t10k")
     import keras
 
-    from tlhelpers.downloads import explain_download_failures
+    from tlhelpers.downloads import DatasetUnavailableError, failed_url, keras_cache_folder
 
-    with explain_download_failures("Fashion-MNIST data set", subdir="datasets"):
+    try:
         (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
+    except Exception as err:
+        url = failed_url(err)
+        if url is None:
+            raise
+        raise DatasetUnavailableError(
+            f"Could not load Fashion-MNIST: Debian's files are not in {DEBIAN_FASHION_MNIST}, "
+            f"and Keras could not download them ({err}).\n"
+            f"  files: {', '.join(FASHION_MNIST_FILES)}\n"
+            f"  URLs:  {KERAS_FASHION_MNIST_URL}<file> (this one failed: {url})\n"
+            f"  Keras cache: {keras_cache_folder(KERAS_FASHION_MNIST_SUBDIR)}\n"
+            "To fix it: install Debian's package (`make fashion-mnist`, or `apt-get install "
+            "dataset-fashion-mnist` as root); or connect to the internet and run again; or "
+            "download the four files on another machine and copy them into the Keras cache "
+            "folder above."
+        ) from err
     return (x_train, y_train.astype(np.int64)), (x_test, y_test.astype(np.int64))

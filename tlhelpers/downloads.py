@@ -7,7 +7,8 @@ names the file, the URL, the cache path to put the file in, and the way out; it
 verifies the checksums of everything the book downloads; and it seeds a project-owned
 Keras cache from a read-only copy (`make keras-cache`).
 
-Used by `tlhelpers.models.build_base` (weights) and `tlhelpers.data` (data sets).
+Used by `tlhelpers.models.build_base` (weights) and `tlhelpers.data` (data sets, and
+the clear error when Fashion-MNIST can be neither read nor downloaded).
 
 Command line:
     python -m tlhelpers.downloads seed-keras-cache ../shared/keras-cache
@@ -23,16 +24,20 @@ import re
 import shutil
 import sys
 import tarfile
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = [
     "KNOWN_WEIGHTS",
+    "DatasetUnavailableError",
     "DownloadError",
     "WeightsUnavailableError",
     "explain_download_failures",
     "fetch",
     "file_sha256",
+    "failed_url",
+    "keras_cache_folder",
     "keras_home",
     "seed_keras_cache",
     "verify_cached_weights",
@@ -59,9 +64,51 @@ class WeightsUnavailableError(DownloadError):
     """Pretrained weights are neither in the Keras cache nor downloadable."""
 
 
+class DatasetUnavailableError(DownloadError):
+    """A data set is neither on this machine nor downloadable."""
+
+
 def keras_home() -> Path:
     """Returns the Keras cache root: `$KERAS_HOME`, or `~/.keras` when it is unset."""
     return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+
+
+def keras_cache_folder(cache_subdir: str) -> Path:
+    """Returns the folder where `keras.utils.get_file(..., cache_subdir=...)` keeps files.
+
+    As Keras decides it: its home, fixed when Keras is imported (`$KERAS_HOME`, else
+    `~/.keras`, or `/tmp/.keras` where the home folder is not writable), or
+    `/tmp/.keras` where that is not writable.
+
+    Args:
+        cache_subdir: the sub-folder, e.g. `"datasets/fashion-mnist"`.
+
+    Returns:
+        The folder (it may not exist yet).
+    """
+    try:
+        from keras.src.backend.config import keras_home as keras_own_home
+    except ImportError:  # another Keras layout: decide as Keras 3 documents it
+        home = keras_home()
+    else:
+        home = Path(keras_own_home())
+    home = home.expanduser()
+    if not os.access(home, os.W_OK):
+        home = Path("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()) / ".keras"
+    return home / cache_subdir
+
+
+def failed_url(err: BaseException) -> str | None:
+    """Returns the URL of Keras' bare `URL fetch failure on <url>: ...` error, else `None`.
+
+    Args:
+        err: any exception.
+
+    Returns:
+        The URL that could not be fetched, or `None` for other errors.
+    """
+    match = _URL_FAILURE.search(str(err))
+    return match.group("url") if match else None
 
 
 def file_sha256(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
