@@ -1,4 +1,9 @@
-"""The notebook runner: parameters, intended errors, and no half-written notebooks."""
+"""The notebook runner: parameters, intended errors, outputs without machine paths, and no
+half-written notebooks."""
+
+import sys
+import tempfile
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -58,3 +63,64 @@ def test_command_line_summary(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "ok" in captured.out and "FAILED" in captured.out
     assert "AssertionError: nope" in captured.err
+
+
+def test_intended_errors_are_short_and_warnings_name_no_file(tmp_path):
+    path = _notebook(tmp_path / "short.ipynb", [
+        ("from tlhelpers import display\ndisplay.setup_notebook()", []),
+        ("import warnings\nwarnings.warn('careful')", []),
+        ("import json\n\njson.loads('{')", ["raises-exception"]),
+        ("print('went on')", []),
+    ])
+    runner.execute_notebook(path, tmp_path / "out.ipynb")
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert out.cells[1].outputs[0].text == "UserWarning: careful\n"
+    error = out.cells[2].outputs[0]
+    assert error.ename == "JSONDecodeError"
+    shown = "".join(error.traceback)
+    assert shown.startswith("Cell In[3], line 3:\n    json.loads('{')\n")
+    assert shown.endswith("json.decoder.JSONDecodeError: Expecting property name enclosed in "
+                          "double quotes: line 1 column 2 (char 1)\n")
+    assert "decoder.py" not in shown and len(error.traceback) == 2
+    assert out.cells[3].outputs[0].text == "went on\n"
+
+
+def test_a_raises_exception_cell_that_does_not_raise_is_a_failure(tmp_path):
+    path = _notebook(tmp_path / "quiet.ipynb", [("x = 1", ["raises-exception"])])
+    with pytest.raises(runner.NotebookFailed, match="cell 1 .*no exception, although the cell is "
+                                                    "tagged raises-exception"):
+        runner.execute_notebook(path, tmp_path / "out.ipynb")
+    assert not (tmp_path / "out.ipynb").exists()
+
+
+def test_stored_outputs_hold_no_machine_path_and_no_progress_bar(tmp_path):
+    path = _notebook(tmp_path / "paths.ipynb", [
+        ("import os, sys, tempfile, tqdm\n"
+         "for _ in tqdm.tqdm(range(3)):\n    pass\n"
+         "print(os.getcwd(), sys.prefix)\n"
+         "print(tempfile.mkdtemp(prefix='features-'))\n"
+         "print(os.path.expanduser('~/.keras'), tqdm.__file__)", []),
+    ])
+    runner.execute_notebook(path, tmp_path / "out.ipynb")
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for o in out.cells[0].outputs)
+    assert [o.name for o in out.cells[0].outputs] == ["stdout"]  # no tqdm bar on stderr
+    assert "<tmp>/<tmpdir>" in printed and "~/.keras" in printed
+    assert "<site-packages>/tqdm/__init__.py" in printed
+    for machine_path in (str(tmp_path), str(Path.home()), sys.prefix, "/tmp/"):
+        assert machine_path not in printed
+
+
+def test_sanitize_text_replaces_machine_paths_only():
+    repository = Path.cwd()
+    text = (f"{repository}/tlhelpers/models.py:12: x\n"
+            "/opt/venv/lib/python3.12/site-packages/keras/src/a.py\n"
+            f"{tempfile.gettempdir()}/tmpab_12/h.npz\n"
+            f"{Path.home()}x/not-home\n"
+            "val_accuracy 0.750 in 12/19 batches\n")
+    assert runner.sanitize_text(text, repository) == (
+        "<repo>/tlhelpers/models.py:12: x\n"
+        "<site-packages>/keras/src/a.py\n"
+        "<tmp>/<tmpdir>/h.npz\n"
+        f"{Path.home()}x/not-home\n"
+        "val_accuracy 0.750 in 12/19 batches\n")

@@ -7,21 +7,31 @@ With the default profile the executed notebooks replace the originals (their out
 are what the book shows and what `pytest --nbval` compares against); with another
 profile they go to `--output-dir`. A notebook is written only when it ran to the end:
 a failing one leaves the original untouched, is reported with its cell and error, and
-its partial outputs go to `<name>.failed.ipynb` beside it.
+its partial outputs go to `<name>.failed.ipynb` beside it. A cell tagged
+`raises-exception` that did not raise counts as a failure too.
 
-Used by `make book`.
+What is stored is the same on every machine that gets the same numbers: progress bars
+are switched off in the kernel (`TQDM_DISABLE=1`), TensorFlow's C++ start-up logs are
+not captured, and machine paths left in any output (the Python installation, the
+repository, the home folder, temporary folders) are replaced by short placeholders
+(`sanitize_outputs`).
+
+Used by `make notebooks` (stored outputs) and `make book` (a copy built into HTML).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["NotebookFailed", "execute_notebook", "strip_volatile_metadata"]
+__all__ = ["NotebookFailed", "execute_notebook", "sanitize_outputs", "sanitize_text",
+           "strip_volatile_metadata"]
 
 DEFAULT_PROFILE = "tiny"
 
@@ -45,14 +55,89 @@ def strip_volatile_metadata(nb) -> None:
             cell.metadata.pop(key, None)
 
 
-def _failing_cell(nb) -> tuple[int, int | None]:
-    """The position and execution count of the first error not tagged `raises-exception`."""
+def _path_prefixes(repository: Path) -> list[tuple[str, str]]:
+    """Machine-specific path prefixes and what replaces them, longest first."""
+    prefixes = {
+        sysconfig.get_paths()["purelib"]: "<site-packages>",
+        sysconfig.get_paths()["platlib"]: "<site-packages>",
+        str(repository.resolve()): "<repo>",
+        tempfile.gettempdir(): "<tmp>",
+        str(Path.home()): "~",
+    }
+    return sorted(((p, r) for p, r in prefixes.items() if len(p) > 1),
+                  key=lambda item: -len(item[0]))
+
+
+# Any other installation's site-packages, and the folders made in the temporary folder.
+_OTHER_SITE_PACKAGES = re.compile(r"[^\s'\"(]*/site-packages(?=/)")
+_TEMP_FOLDER = re.compile(r"<tmp>/[^/\s'\"]+")
+
+
+def sanitize_text(text: str, repository: str | os.PathLike[str] = ".") -> str:
+    """Replaces machine paths in a piece of output by short placeholders.
+
+    `<site-packages>` stands for the Python installation's packages, `<repo>` for the
+    repository, `<tmp>` for the temporary folder (and a folder made in it by `tempfile`
+    becomes `<tmp>/<tmpdir>`), `~` for the home folder.
+
+    Args:
+        text: the output text.
+        repository: the repository's root (default: the current folder).
+
+    Returns:
+        The text without machine paths.
+    """
+    for prefix, replacement in _path_prefixes(Path(repository)):
+        text = re.sub(re.escape(prefix) + r"(?![\w.-])", replacement, text)
+    text = _OTHER_SITE_PACKAGES.sub("<site-packages>", text)
+    return _TEMP_FOLDER.sub("<tmp>/<tmpdir>", text)
+
+
+def sanitize_outputs(nb, repository: str | os.PathLike[str] = ".") -> None:
+    """Applies `sanitize_text` to every text a notebook's outputs hold. In place.
+
+    Args:
+        nb: an `nbformat.NotebookNode`.
+        repository: the repository's root (default: the current folder).
+    """
+
+    def clean(value):
+        if isinstance(value, str):
+            return sanitize_text(value, repository)
+        if isinstance(value, list):
+            return [clean(item) for item in value]
+        return value
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = clean(output["text"])
+            for key in ("evalue", "traceback"):
+                if key in output:
+                    output[key] = clean(output[key])
+            for mime, value in output.get("data", {}).items():
+                if mime.startswith("text/"):
+                    output["data"][mime] = clean(value)
+
+
+def _failing_cell(nb) -> tuple[int, int | None, str | None]:
+    """The first cell that failed: its position, execution count and what went wrong.
+
+    A cell fails when it stored an error and is not tagged `raises-exception`, or when
+    it is tagged `raises-exception` and raised nothing.
+    """
     for index, cell in enumerate(nb.cells):
-        if "raises-exception" in cell.get("metadata", {}).get("tags", []):
+        if cell.get("cell_type") != "code":
             continue
-        if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
-            return index, cell.get("execution_count")
-    return -1, None
+        raised = any(out.get("output_type") == "error" for out in cell.get("outputs", []))
+        intended = "raises-exception" in cell.get("metadata", {}).get("tags", [])
+        if raised and not intended:
+            return index, cell.get("execution_count"), None
+        if intended and not raised and cell.get("execution_count") is not None:
+            return index, cell.get("execution_count"), (
+                "no exception, although the cell is tagged raises-exception (it shows an "
+                "error on purpose); the code no longer fails as the text says")
+    return -1, None, None
 
 
 def execute_notebook(path: str | os.PathLike[str], output: str | os.PathLike[str],
@@ -99,19 +184,32 @@ def execute_notebook(path: str | os.PathLike[str], output: str | os.PathLike[str
         resources={"metadata": {"path": str(path.parent.resolve())}},
         extra_arguments=["--IPKernelApp.capture_fd_output=False"],
     )
+    repository = Path.cwd()
+    failure = None
+    previous = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"  # the kernel inherits it: no progress bars stored
     try:
         client.execute()
     except Exception as err:
-        index, count = _failing_cell(nb)
+        failure = err
+    finally:
+        if previous is None:
+            del os.environ["TQDM_DISABLE"]
+        else:
+            os.environ["TQDM_DISABLE"] = previous
+    index, count, problem = _failing_cell(nb)
+    if failure is not None or problem is not None:
         where = f"cell {index + 1} (execution count [{count}])" if index >= 0 else "a cell"
-        ename = getattr(err, "ename", type(err).__name__)
-        evalue = getattr(err, "evalue", str(err))
+        if problem is None:
+            ename = getattr(failure, "ename", type(failure).__name__)
+            evalue = getattr(failure, "evalue", str(failure))
+            problem = f"raised {ename}: {evalue}"
         failed = output.with_name(f"{output.stem}.failed.ipynb")
-        nbformat.write(nb, failed)
+        nbformat.write(nb, failed)  # for debugging, with the real paths
         raise NotebookFailed(
-            f"{path}: {where} raised {ename}: {evalue}\n"
-            f"Outputs up to the failing cell: {failed}"
-        ) from err
+            f"{path}: {where} {problem}\nOutputs up to the failing cell: {failed}"
+        ) from failure
+    sanitize_outputs(nb, repository)
     strip_volatile_metadata(nb)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=output.parent, suffix=".partial",
