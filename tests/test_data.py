@@ -178,3 +178,24 @@ def test_fashion_mnist_other_keras_errors_pass_through(tmp_path, monkeypatch):
     monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", broken)
     with pytest.raises(OSError, match="Not a gzipped file"):
         data.load_fashion_mnist()
+
+
+def test_load_image_reads_a_file_exactly_as_the_pipeline_does(tmp_path):
+    from PIL import Image
+
+    from tlhelpers import data
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "val", "test"):
+        for name in ("cat", "dog"):
+            folder = tmp_path / split / name
+            folder.mkdir(parents=True)
+            for i in range(2):
+                pixels = rng.integers(0, 256, (13, 17), dtype=np.uint8)
+                Image.fromarray(pixels, "L").save(folder / f"{i}.png")
+    loaded = data.load_dataset(tmp_path, (20, 24), batch_size=4, verbose=False)
+    batch = next(iter(loaded.test_ds))[0].numpy()
+    first = loaded.index.files["test"][0]
+    np.testing.assert_array_equal(data.load_image(first, (20, 24)), batch[0])
+    with pytest.raises(FileNotFoundError, match="No image file at"):
+        data.load_image(tmp_path / "missing.png", (20, 24))

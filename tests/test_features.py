@@ -71,7 +71,8 @@ def test_cached_features_miss_then_hit(tiny_base, tmp_path):
     first = features.cached_features(m, (images, labels), data_id, "tf", folder=tmp_path,
                                      progress=False)
     assert not first.from_cache and first.path.is_file()
-    second = features.cached_features(m, None, data_id, "tf", folder=tmp_path, progress=False)
+    second = features.cached_features(m, None, data_id, "tf", folder=tmp_path, progress=False,
+                                      labels="int int64")
     assert second.from_cache and second.key == first.key
     np.testing.assert_array_equal(second.features, first.features)
     np.testing.assert_array_equal(second.labels, labels)
@@ -79,7 +80,52 @@ def test_cached_features_miss_then_hit(tiny_base, tmp_path):
                                      progress=False)
     assert not third.from_cache and third.labels is None and third.key != first.key
     with pytest.raises(ValueError, match="no data to compute them from"):
-        features.cached_features(m, None, "never cached", "tf", folder=tmp_path)
+        features.cached_features(m, None, "never cached", "tf", folder=tmp_path,
+                                 labels="none")
+    with pytest.raises(ValueError, match="Received `data=None` and `labels=None`"):
+        features.cached_features(m, None, data_id, "tf", folder=tmp_path)
+
+
+def test_the_cache_key_includes_the_label_format(tiny_base, tmp_path):
+    """The same images with one-hot labels must not be read back with integer labels."""
+    m = features.feature_extractor(tiny_base, "tf")
+    images = np.random.default_rng(1).uniform(0, 255, (6, 8, 8, 3)).astype("float32")
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    one_hot = keras.utils.to_categorical(labels, 3).astype("float32")
+    data_id = features.array_digest(images)
+    as_int = features.cached_features(m, (images, labels), data_id, "tf", folder=tmp_path,
+                                      progress=False)
+    as_one_hot = features.cached_features(m, (images, one_hot), data_id, "tf",
+                                          folder=tmp_path, progress=False)
+    assert not as_one_hot.from_cache and as_one_hot.key != as_int.key
+    assert as_one_hot.labels.shape == (6, 3)
+    assert features.label_format((images, one_hot)) == "one-hot float32 x3"
+    assert features.label_format((images, labels)) == "int int64"
+    assert features.label_format(images) == "none"
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((images, one_hot)).batch(4)
+    assert features.label_format(ds) == "one-hot float32 x3"
+
+
+def test_extractor_of_a_small_network_and_the_imagenet_extractor(tiny_base):
+    from tlhelpers import convnets
+
+    network = convnets.build_small_cnn((16, 16, 1), 3, conv_filters=(4,), dense_units=(5,))
+    m_source = features.extractor_of(network)
+    assert m_source.output_shape == (None, 5) and m_source.name == "M_small_cnn"
+    with pytest.raises(ValueError, match="no layer 'pool9'"):
+        features.extractor_of(network, "pool9")
+    grey = np.random.default_rng(0).uniform(0, 255, (2, 12, 12, 1)).astype("float32")
+    m_imagenet = features.imagenet_extractor(tiny_base, "tf", (12, 12, 1))
+    h = features.extract_features(m_imagenet, grey, progress=False)[0]
+    assert h.shape == (2, 4)
+    rgb = np.repeat(keras.ops.convert_to_numpy(
+        keras.layers.Resizing(8, 8)(grey)), 3, axis=-1)
+    expected = keras.ops.convert_to_numpy(features.feature_extractor(tiny_base, "tf")(rgb))
+    np.testing.assert_allclose(h, expected.mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"input_shape=\(12, 12, 2\)"):
+        features.imagenet_extractor(tiny_base, "tf", (12, 12, 2))
 
 
 def test_train_head_on_features_learns_a_separable_problem():
@@ -140,3 +186,9 @@ def test_files_digest_sees_renames_and_edits(tmp_path):
     b = tmp_path / "b.png"
     b.write_bytes(b"124")
     assert features.files_digest([b]) != features.files_digest([a])
+    (tmp_path / "cat").mkdir()
+    (tmp_path / "dog").mkdir()
+    as_cat = a.rename(tmp_path / "cat" / "a.png")
+    as_dog = tmp_path / "dog" / "a.png"  # the same name and bytes, in another class
+    as_dog.write_bytes(as_cat.read_bytes())
+    assert features.files_digest([as_cat]) != features.files_digest([as_dog])

@@ -147,3 +147,53 @@ def test_readable_weights_with_another_checksum_are_kept(monkeypatch, tmp_path):
 def test_the_seeded_weights_pass_the_check(imagenet_cache):
     assert downloads.verify_cached_weights(imagenet_cache.name) is None
     assert downloads.file_sha256(imagenet_cache) == downloads.KNOWN_WEIGHTS[imagenet_cache.name]
+
+
+def _bn_model(unfreeze_bn: bool):
+    # ImageNet weights: with random ones, frozen BatchNormalization saturates every ReLU6
+    # and no gradient reaches the base.
+    with pytest.warns(UserWarning, match=r"Weights for input shape \(224, 224\)"):
+        base = models.build_base("mobilenet_025", (96, 96, 3))
+    models.freeze(base)
+    models.unfreeze_top(base, len(base.layers))
+    if unfreeze_bn:
+        for layer in base.layers:
+            layer.trainable = True
+    model = models.assemble(base, models.build_head(2, hidden_units=0), "tf")
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    return base, model
+
+
+def _two_images():
+    x = np.random.default_rng(0).uniform(0, 255, (4, 96, 96, 3)).astype("float32")
+    return x, keras.utils.to_categorical([0, 1, 0, 1], 2)
+
+
+def test_training_false_alone_does_not_keep_batchnorm_in_inference_mode(imagenet_cache):
+    """What the book teaches (keras-team/keras#20285): in this Keras, `fit` reaches the
+    BatchNormalization layers of a base called with training=False once they are
+    trainable; only trainable=False keeps them fixed. If Keras changes this, the text
+    of chapter 1 and of tlhelpers.models must change too."""
+    base, model = _bn_model(unfreeze_bn=True)
+    snapshot = models.snapshot_weights(base)
+    model.fit(*_two_images(), epochs=1, verbose=0)
+    drifted = [c for c in snapshot.changes(base) if c.kind == "moving statistic" and c.changed]
+    assert len(drifted) == 2 * 27  # the moving mean and variance of every BN layer
+    with pytest.raises(AssertionError, match=r"conv1_bn/moving_mean \(moving statistic\)"):
+        snapshot.assert_unchanged(base, kinds=("moving statistic",))
+
+
+def test_snapshot_sees_nothing_move_in_frozen_batchnorm_and_what_trains_elsewhere(
+        imagenet_cache):
+    base, model = _bn_model(unfreeze_bn=False)
+    snapshot = models.snapshot_weights(base)
+    model.fit(*_two_images(), epochs=1, verbose=0)
+    changes = snapshot.changes(base)
+    assert len(changes) == len(base.weights) == len(snapshot)
+    assert snapshot.assert_unchanged(base, kinds=("moving statistic", "non-trainable")) == 27 * 4
+    assert all(c.changed for c in changes if c.kind == "trainable")
+    moved = "27 of 135 weight arrays of 'mobilenet_0.25_224' moved"
+    with pytest.raises(AssertionError, match=moved):
+        snapshot.assert_unchanged(base)
+    with pytest.raises(ValueError, match="does not have the weights of the snapshot"):
+        snapshot.changes(model.get_layer("head"))

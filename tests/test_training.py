@@ -147,3 +147,26 @@ def test_the_integer_label_check_skips_what_it_cannot_read_cheaply():
         tf.TensorSpec((4,), tf.float32), tf.TensorSpec((), tf.int64))).batch(2)
     training._check_label_width(_classifier(3), generated)  # a Python generator: skipped
     training._check_label_width(_classifier(3), _int_labels([5]).repeat())  # infinite: skipped
+
+
+def test_accuracy_and_to_numpy():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
+    model.layers[0].set_weights([np.array([[1.0, -1.0], [0.0, 0.0]]), np.zeros(2)])
+    x = np.array([[1.0, 0.0], [-1.0, 0.0], [2.0, 0.0], [-3.0, 0.0]], dtype="float32")
+    assert training.accuracy(model, x, np.array([0, 1, 0, 1]), batch_size=3) == 1.0
+    assert training.accuracy(model, x, keras.utils.to_categorical([0, 0, 0, 0], 2)) == 0.5
+    with pytest.raises(ValueError, match="4 images and 3 labels"):
+        training.accuracy(model, x, np.array([0, 1, 0]))
+    assert isinstance(training.to_numpy(tf.constant([1, 2])), np.ndarray)
+
+
+def test_train_steps_counts_steps_not_epochs():
+    config.set_seed(0)
+    x = np.random.default_rng(0).normal(size=(5, 3)).astype("float32")
+    y = np.array([0, 1, 0, 1, 0])
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    training.train_steps(model, x, y, steps=7, seed=0, batch_size=4)
+    assert int(model.optimizer.iterations) == 7  # 28 images drawn from 5
+    with pytest.raises(ValueError, match="steps=0"):
+        training.train_steps(model, x, y, steps=0, seed=0)

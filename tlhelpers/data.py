@@ -42,6 +42,7 @@ __all__ = [
     "index_image_folder",
     "load_dataset",
     "load_fashion_mnist",
+    "load_image",
     "load_image_folder",
 ]
 
@@ -153,13 +154,48 @@ def dataset_path(name: str) -> Path:
     return fetch(spec.url, spec.sha256, extract=True) / spec.subfolder
 
 
+def _decode_and_resize(path, image_size: tuple[int, int]):
+    """One image file -> RGB, bilinear resize, float32 in [0, 255]: what the pipelines do."""
+    import tensorflow as tf
+
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    image = tf.image.resize(image, image_size)  # bilinear; returns float32
+    image.set_shape((*image_size, 3))
+    return image
+
+
+def load_image(path: str | os.PathLike[str], image_size: tuple[int, int]) -> np.ndarray:
+    """Reads one image file exactly as the pipelines of `load_image_folder` read it.
+
+    The file is decoded by TensorFlow (grey, palette and RGBA images become RGB) and
+    resized to `image_size` with bilinear interpolation. Use it to predict from a file:
+    the model then sees the same pixels it was trained and evaluated on.
+    (`keras.utils.load_img(path, target_size=...)` resizes with nearest-neighbour
+    interpolation by default, and decodes with Pillow.)
+
+    Args:
+        path: the image file.
+        image_size: `(height, width)`, as given to `load_dataset`.
+
+    Returns:
+        A float32 array of shape `(height, width, 3)`, values in [0, 255].
+
+    Raises:
+        FileNotFoundError: if the file does not exist.
+    """
+    from tlhelpers.training import to_numpy
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No image file at {path}. Check the path.")
+    return to_numpy(_decode_and_resize(str(path), tuple(image_size)))
+
+
 def _pipeline(files, labels, num_classes, image_size, batch_size, label_mode, shuffle_seed):
     import tensorflow as tf
 
     def load(path, label):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        image = tf.image.resize(image, image_size)  # bilinear; returns float32
-        image.set_shape((*image_size, 3))
+        image = _decode_and_resize(path, image_size)
         if label_mode == "categorical":
             label = tf.one_hot(label, num_classes)
         return image, label

@@ -63,8 +63,12 @@ def labels_per_class_subset(labels: np.ndarray, per_class: int | None, seed: int
 
 def run_sweep(run: Callable[..., float], seeds: Iterable[int], recipes: Sequence[str],
               labels_per_class: Sequence[int | None] = (None,),
-              on_record: Callable[[dict], None] | None = None) -> list[dict]:
+              on_record: Callable[[dict], None] | None = None,
+              progress: bool = True) -> list[dict]:
     """Runs `run(recipe=..., labels_per_class=..., seed=...)` for every combination.
+
+    A progress bar (tqdm, on stderr) counts the runs; `TQDM_DISABLE=1` in the
+    environment switches it off, as the book's stored outputs do.
 
     Args:
         run: a function returning one number (e.g. test accuracy); it seeds itself
@@ -72,7 +76,8 @@ def run_sweep(run: Callable[..., float], seeds: Iterable[int], recipes: Sequence
         seeds: the seeds, e.g. `range(3)`.
         recipes: names of the recipes compared (e.g. `["linear probe", "scratch"]`).
         labels_per_class: the label counts to sweep (default: one setting, `None`).
-        on_record: called with each record as it arrives (e.g. to print progress).
+        on_record: called with each record as it arrives.
+        progress: show the progress bar (default True).
 
     Returns:
         A list of records `{"recipe", "labels_per_class", "seed", "value"}`, one per run,
@@ -87,8 +92,12 @@ def run_sweep(run: Callable[..., float], seeds: Iterable[int], recipes: Sequence
             f"A sweep needs at least one seed and one recipe. Received: `seeds={seeds}`, "
             f"`recipes={list(recipes)}`."
         )
+    from tlhelpers.display import progress_bar
+
     records = []
-    for per_class, seed, recipe in itertools.product(labels_per_class, seeds, recipes):
+    runs = list(itertools.product(labels_per_class, seeds, recipes))
+    for per_class, seed, recipe in progress_bar(runs, enabled=progress, desc="sweep",
+                                                unit="run"):
         value = float(run(recipe=recipe, labels_per_class=per_class, seed=seed))
         record = {"recipe": recipe, "labels_per_class": per_class, "seed": seed, "value": value}
         records.append(record)

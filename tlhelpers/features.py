@@ -2,9 +2,10 @@
 
 When the base `M` is frozen, `h = M(x)` never changes from one epoch to the next: it can
 be computed once for a whole split, saved, and every epoch of head training then costs
-only the small head `L`. The cache file is named by a hash of everything that changes
-`h`: the model (its name and the bytes of its weights), the data, the preprocessing and
-the image size. Change any of them and the key changes, so a stale file is never read.
+only the small head `L`. The cache file is named by a hash of what determines the file's
+contents: the model (its name and the bytes of its weights), the data (as the caller
+identifies it, e.g. `files_digest` of its files), the preprocessing, the image size and
+the format of the labels stored beside `h`. Change any of them and the key changes.
 
 What caching rules out: fresh random augmentation every epoch (each cached `h` belongs
 to one fixed version of each image).
@@ -17,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -29,9 +29,12 @@ __all__ = [
     "cached_features",
     "embed_2d",
     "extract_features",
+    "extractor_of",
     "feature_extractor",
     "feature_key",
     "files_digest",
+    "imagenet_extractor",
+    "label_format",
     "linear_probe",
     "train_head_on_features",
     "weights_digest",
@@ -87,8 +90,8 @@ def weights_digest(model) -> str:
 
 
 def feature_key(model_name: str, weights: str, data: str, preprocessing: str,
-                image_size: tuple[int, ...]) -> str:
-    """The cache key of `h = M(x)`: a hash of what determines it.
+                image_size: tuple[int, ...], labels: str = "none") -> str:
+    """The cache key of `h = M(x)` and its labels: a hash of what determines them.
 
     Args:
         model_name: the base's name (e.g. `"mobilenet_0.25_96"`).
@@ -96,12 +99,41 @@ def feature_key(model_name: str, weights: str, data: str, preprocessing: str,
         data: a digest or name of the data (e.g. `array_digest(x)` or a file list hash).
         preprocessing: how pixels are scaled before the base (e.g. `"tf"`).
         image_size: the input size, `(height, width)`.
+        labels: the format of the labels stored with `h` (`label_format`; default
+            `"none"`).
 
     Returns:
         24 hex characters.
     """
-    text = "|".join([model_name, weights, data, preprocessing, "x".join(map(str, image_size))])
+    text = "|".join([model_name, weights, data, preprocessing, "x".join(map(str, image_size)),
+                     labels])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def label_format(data) -> str:
+    """How a split's labels are written, for the cache key: one-hot of some width, integers
+    of some type, or none.
+
+    Args:
+        data: what `extract_features` accepts: a `tf.data.Dataset` of `(images, labels)`
+            batches, an array of images (no labels), or a tuple `(images, labels)`.
+
+    Returns:
+        E.g. `"one-hot float32 x10"`, `"int int64"` or `"none"`.
+    """
+    if isinstance(data, np.ndarray):
+        return "none"
+    if isinstance(data, tuple) and len(data) == 2:
+        labels = np.asarray(data[1])
+        shape, dtype = labels.shape[1:], labels.dtype.name
+    else:
+        spec = getattr(data, "element_spec", None)
+        if not isinstance(spec, tuple) or len(spec) < 2:
+            return "none"
+        shape, dtype = tuple(spec[1].shape[1:]), spec[1].dtype.name
+    if len(shape) == 1 and shape[0] != 1:
+        return f"one-hot {dtype} x{shape[0]}"
+    return f"int {dtype}"
 
 
 def feature_extractor(base_model, preprocess_mode: str, name: str = "M"):
@@ -127,7 +159,75 @@ def feature_extractor(base_model, preprocess_mode: str, name: str = "M"):
     return keras.Model(inputs, base_model(x, training=False), name=name)
 
 
+def extractor_of(network, layer_name: str = "features", name: str | None = None):
+    """The network up to one of its layers: `M` for a network trained on a source task.
+
+    For a network of `tlhelpers.convnets.build_small_cnn`, the default layer `features`
+    is the output of its last hidden layer.
+
+    Args:
+        network: a built functional or `Sequential` model.
+        layer_name: the layer whose output is `h` (default `"features"`).
+        name: the extractor's name (default: `"M_<network name>"`).
+
+    Returns:
+        A `keras.Model` from the network's input to that layer's output. It shares the
+        network's layers: freeze the network (`trainable = False`) to keep it fixed.
+
+    Raises:
+        ValueError: if the network has no layer of that name.
+    """
+    import keras
+
+    names = [layer.name for layer in network.layers]
+    if layer_name not in names:
+        raise ValueError(
+            f"The network {network.name!r} has no layer {layer_name!r}. Received: "
+            f"`layer_name={layer_name!r}`; its layers are {names}."
+        )
+    return keras.Model(network.inputs[0], network.get_layer(layer_name).output,
+                       name=name or f"M_{network.name}")
+
+
+def imagenet_extractor(base_model, preprocess_mode: str, input_shape: tuple[int, int, int],
+                       name: str = "M_imagenet"):
+    """`M` for images that are not the base's size or colour: resize, grey to RGB, pool.
+
+    Raw pixels in [0, 255] of any size, greyscale or RGB -> resized (bilinear) to the
+    base's input size -> grey copied to R, G and B -> the base's preprocessing -> the
+    frozen base (`feature_extractor`) -> averaged over positions. `h` is one vector of
+    the base's channel count per image.
+
+    Args:
+        base_model: an ImageNet base with a fixed input size (`models.build_base`).
+        preprocess_mode: its input scaling (`"tf"` or `"caffe"`, see `models.BASES`).
+        input_shape: the images' shape, `(height, width, 1)` or `(height, width, 3)`.
+        name: the extractor's name (default `"M_imagenet"`).
+
+    Returns:
+        A `keras.Model` from images of `input_shape` to pooled features.
+
+    Raises:
+        ValueError: for images with other than 1 or 3 channels.
+    """
+    import keras
+
+    if len(input_shape) != 3 or input_shape[-1] not in (1, 3):
+        raise ValueError(
+            "Images must be (height, width, 1) or (height, width, 3). Received: "
+            f"`input_shape={tuple(input_shape)!r}`."
+        )
+    inputs = keras.Input(shape=tuple(input_shape))
+    x = keras.layers.Resizing(*base_model.input_shape[1:3], interpolation="bilinear")(inputs)
+    if input_shape[-1] == 1:
+        x = keras.layers.Concatenate()([x, x, x])
+    h = feature_extractor(base_model, preprocess_mode)(x)
+    return keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(h), name=name)
+
+
 def _batches(data, batch_size: int) -> Iterable[tuple[np.ndarray, np.ndarray | None]]:
+    from tlhelpers.training import to_numpy
+
     if isinstance(data, np.ndarray):
         for start in range(0, len(data), batch_size):
             yield data[start:start + batch_size], None
@@ -139,9 +239,9 @@ def _batches(data, batch_size: int) -> Iterable[tuple[np.ndarray, np.ndarray | N
         return
     for batch in data:
         if isinstance(batch, tuple | list):
-            yield np.asarray(batch[0]), np.asarray(batch[1]) if len(batch) > 1 else None
+            yield to_numpy(batch[0]), to_numpy(batch[1]) if len(batch) > 1 else None
         else:
-            yield np.asarray(batch), None
+            yield to_numpy(batch), None
 
 
 def _num_batches(data, batch_size: int) -> int | None:
@@ -174,16 +274,16 @@ def extract_features(model, data, batch_size: int = 64, progress: bool = True,
     Raises:
         ValueError: if `data` yields no images.
     """
-    from tqdm import tqdm
+    from tlhelpers.display import progress_bar
+    from tlhelpers.training import to_numpy
 
     features, labels = [], []
-    # mininterval: a stored notebook keeps every redraw of the bar; few redraws, short output
-    bar = tqdm(total=_num_batches(data, batch_size), desc=desc, unit="batch",
-               disable=not progress, file=sys.stderr, mininterval=1.0)
+    bar = progress_bar(enabled=progress, total=_num_batches(data, batch_size), desc=desc,
+                       unit="batch")
     for images, batch_labels in _batches(data, batch_size):
-        features.append(np.asarray(model(images, training=False)))
+        features.append(to_numpy(model(images, training=False)))
         if batch_labels is not None:
-            labels.append(np.asarray(batch_labels))
+            labels.append(to_numpy(batch_labels))
         bar.update()
     bar.close()
     if not features:
@@ -196,32 +296,40 @@ def extract_features(model, data, batch_size: int = 64, progress: bool = True,
 
 def cached_features(model, data, data_id: str, preprocessing: str,
                     folder: str | os.PathLike[str] | None = None, batch_size: int = 64,
-                    progress: bool = True, model_name: str | None = None) -> FeatureSet:
+                    progress: bool = True, model_name: str | None = None,
+                    labels: str | None = None) -> FeatureSet:
     """Returns `h = M(x)` for a split, from the disk cache if present, else computed and saved.
 
     Args:
         model: the frozen feature extractor `M`.
-        data: the split (see `extract_features`); it is only read on a cache miss, and
-            may be `None` when the features are known to be cached.
+        data: the split (see `extract_features`); its images are only read on a cache
+            miss (its label format is part of the key). May be `None` when the
+            features are known to be cached and `labels` is given.
         data_id: what identifies the data, e.g. `array_digest(images)` or
-            `"fashion-mnist-tiny/test"` plus a hash of its files.
+            `"fashion-mnist-tiny/test"` plus `files_digest` of its files.
         preprocessing: how the pixels are scaled inside `M` (part of the key).
         folder: the cache folder (default `tlhelpers.config.cache_dir("features")`).
         batch_size: images per call when `data` holds arrays (default 64).
         progress: show a progress bar while extracting (default True).
         model_name: the name in the key (default `model.name`).
+        labels: the labels' format (`label_format`); default: read from `data`.
 
     Returns:
         A `FeatureSet`; `from_cache` says whether the file was read.
 
     Raises:
-        ValueError: on a cache miss with `data=None`.
+        ValueError: with `data=None`, on a cache miss or without `labels`.
     """
     from tlhelpers.config import cache_dir
 
+    if data is None and labels is None:
+        raise ValueError(
+            "Received `data=None` and `labels=None`: pass the split (it is only read on a "
+            "cache miss), or the format of its labels (`features.label_format(split)`)."
+        )
     image_size = tuple(model.input_shape[1:3])
     key = feature_key(model_name or model.name, weights_digest(model), data_id, preprocessing,
-                      image_size)
+                      image_size, labels or label_format(data))
     folder = Path(folder) if folder is not None else cache_dir("features")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{key}.npz"
@@ -333,9 +441,9 @@ def linear_probe(features: np.ndarray, labels: np.ndarray, num_classes: int | No
     as a Keras model.
 
     The weights come from scikit-learn's multinomial `LogisticRegression` (L-BFGS,
-    deterministic, a fraction of a second on a few thousand rows), so the result is the
-    same `L` that gradient descent in Keras would approach, without its per-epoch
-    overhead. Feature maps are flattened.
+    deterministic): the minimum of the cross-entropy plus an L2 penalty on `W`, which a
+    Keras `Dense` softmax layer trained with the same penalty would approach, without
+    the per-epoch overhead. Feature maps are flattened.
 
     Args:
         features: training features `h`, shape `(n, ...)`.
@@ -385,13 +493,14 @@ def linear_probe(features: np.ndarray, labels: np.ndarray, num_classes: int | No
 
 
 def files_digest(paths) -> str:
-    """A SHA-256 hex digest of files' names and bytes, in the order given.
+    """A SHA-256 hex digest of files' class folders, names and bytes, in the order given.
 
     Use it as the `data_id` of `cached_features` for an image folder: any renamed,
-    added, removed or edited image changes it.
+    added, removed, edited or re-labelled (moved to another class folder) image changes
+    it.
 
     Args:
-        paths: file paths.
+        paths: file paths, each inside its class folder.
 
     Returns:
         64 hex characters.
@@ -399,6 +508,6 @@ def files_digest(paths) -> str:
     digest = hashlib.sha256()
     for path in paths:
         path = Path(path)
-        digest.update(f"{path.name}|{path.stat().st_size}|".encode())
+        digest.update(f"{path.parent.name}/{path.name}|{path.stat().st_size}|".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -441,11 +441,10 @@ def _inspect_images(paths: list[Path], min_side: int, findings: _Findings
     sizes: Counter = Counter()
     formats: Counter = Counter()
     unusable: set[Path] = set()
-    progress = None
-    if len(paths) > PROGRESS_THRESHOLD:
-        from tqdm.auto import tqdm
+    from tlhelpers.display import progress_bar
 
-        progress = tqdm(total=len(paths), desc="checking images", unit="img")
+    progress = progress_bar(enabled=len(paths) > PROGRESS_THRESHOLD, total=len(paths),
+                            desc="checking images", unit="img")
     for path in paths:
         try:
             with Image.open(path) as image:
@@ -468,10 +467,8 @@ def _inspect_images(paths: list[Path], min_side: int, findings: _Findings
             complaint = str(err).replace(f" {str(path)!r}", "")  # the path is listed already
             findings.add("corrupt_image", path, f"{type(err).__name__}: {complaint}")
             unusable.add(path)
-        if progress is not None:
-            progress.update()
-    if progress is not None:
-        progress.close()
+        progress.update()
+    progress.close()
     return modes, sizes, formats, unusable
 
 

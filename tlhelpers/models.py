@@ -3,11 +3,17 @@
 The model every chapter builds is
 
     raw pixels in [0, 255] -> Preprocess (the base's own input scaling)
-        -> base_model(x, training=False)  # h = M(x), frozen
+        -> base_model(x, training=False)  # h = M(x)
         -> head                           # y = L(h)
 
-`training=False` keeps the base's BatchNormalization layers in inference mode even when
-some of its layers are later unfrozen for fine-tuning.
+What keeps the base's BatchNormalization layers in inference mode is `trainable =
+False` on those layers, not the `training=False` of that call. In Keras 3 a functional
+model called with `training=True` (as `fit` does) passes that value to the models
+inside it, overriding the `training=False` recorded when it was built; a
+BatchNormalization layer whose `trainable` is False runs in inference mode whatever it
+is told (chapter 1 measures both; keras-team/keras#20285). So `freeze` freezes every
+layer, `unfreeze_top` never unfreezes a BatchNormalization layer, and `snapshot_weights`
+checks after training that what should not move did not move.
 
 Used by every chapter that builds a model.
 """
@@ -19,6 +25,7 @@ import math
 from collections.abc import Callable
 
 import keras
+import numpy as np
 
 from tlhelpers.downloads import explain_download_failures, verify_cached_weights
 
@@ -32,7 +39,10 @@ __all__ = [
     "check_num_classes",
     "count_params",
     "freeze",
+    "snapshot_weights",
     "unfreeze_top",
+    "WeightChange",
+    "WeightSnapshot",
 ]
 
 
@@ -206,9 +216,11 @@ def freeze(model: keras.Model) -> keras.Model:
 def unfreeze_top(base_model: keras.Model, num_layers: int) -> list[str]:
     """Unfreezes the top `num_layers` layers of a base for fine-tuning.
 
-    BatchNormalization layers stay frozen: their statistics belong to the source data.
-    (Calling the base with `training=False`, as `assemble` does, keeps them in inference
-    mode as well.)
+    BatchNormalization layers stay frozen (`trainable = False`), which also keeps them in
+    inference mode during `fit`: their moving statistics belong to the source data.
+    Calling the base with `training=False`, as `assemble` does, would not be enough on
+    its own in Keras 3: the `training=True` of `fit` reaches the inner layers
+    (keras-team/keras#20285).
 
     Args:
         base_model: the pretrained base.
@@ -291,3 +303,140 @@ def check_num_classes(model: keras.Model, class_names: list[str]) -> None:
             f"{len(class_names)} ({', '.join(class_names)}). Build the head with "
             "`num_classes=len(class_names)`."
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightChange:
+    """How far one weight array of a layer moved between a snapshot and now.
+
+    Args:
+        layer: the layer's name.
+        weight: the weight's path in the model (e.g. `"conv1_bn/moving_mean"`).
+        kind: `"trainable"`, `"moving statistic"` (BatchNormalization's moving mean and
+            variance) or `"non-trainable"` (a frozen weight).
+        max_abs_change: the largest absolute difference, elementwise.
+    """
+
+    layer: str
+    weight: str
+    kind: str
+    max_abs_change: float
+
+    @property
+    def changed(self) -> bool:
+        """True when any element differs (bit for bit)."""
+        return self.max_abs_change > 0 or math.isnan(self.max_abs_change)
+
+
+def _leaf_layers(model: keras.Model):
+    """The layers of a model that are not models themselves, nested models opened up."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _leaf_layers(layer)
+        else:
+            yield layer
+
+
+def _weights_by_layer(model: keras.Model):
+    """Every weight of a model with its layer, nested models included, in a fixed order."""
+    seen = set()
+    for layer in _leaf_layers(model):
+        for weight in layer.weights:
+            if id(weight) in seen:
+                continue
+            seen.add(id(weight))
+            yield layer, weight
+
+
+def _kind(layer, weight) -> str:
+    if isinstance(layer, keras.layers.BatchNormalization) and weight.name.startswith("moving_"):
+        return "moving statistic"
+    return "trainable" if weight.trainable and layer.trainable else "non-trainable"
+
+
+class WeightSnapshot:
+    """The values of every weight of a model at one moment, BatchNormalization's moving
+    mean and variance included; compare them with the model's values later.
+
+    The freeze check: take one before `fit`, then ask what changed. Comparing weight
+    VALUES catches what checking `trainable_weights` cannot: BatchNormalization
+    statistics that drift although no weight is trainable, or a layer that was
+    unfrozen by mistake.
+
+    Args:
+        model: the model (or base) to snapshot.
+    """
+
+    def __init__(self, model: keras.Model):
+        self.model_name = model.name
+        self._values = [(layer.name, weight.path, keras.ops.convert_to_numpy(weight).copy())
+                        for layer, weight in _weights_by_layer(model)]
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def changes(self, model: keras.Model) -> list[WeightChange]:
+        """Compares the snapshot with the model's weights now, array by array.
+
+        Args:
+            model: the same model (or one with the same weights, in the same order).
+
+        Returns:
+            One `WeightChange` per weight array, in the model's order.
+
+        Raises:
+            ValueError: if the model's weights are not those of the snapshot.
+        """
+        now = list(_weights_by_layer(model))
+        paths = [path for _, path, _ in self._values]
+        if [weight.path for _, weight in now] != paths:
+            raise ValueError(
+                f"The model {model.name!r} does not have the weights of the snapshot of "
+                f"{self.model_name!r} ({len(now)} arrays now, {len(paths)} then). Take the "
+                "snapshot of the model you then train."
+            )
+        result = []
+        for (layer, weight), (_, path, before) in zip(now, self._values, strict=True):
+            after = keras.ops.convert_to_numpy(weight)
+            delta = float(np.max(np.abs(after.astype(np.float64) - before))) if before.size else 0.0
+            result.append(WeightChange(layer.name, path, _kind(layer, weight), delta))
+        return result
+
+    def assert_unchanged(self, model: keras.Model, kinds: tuple[str, ...] = (
+            "trainable", "moving statistic", "non-trainable")) -> int:
+        """Asserts that no weight of the given kinds moved since the snapshot.
+
+        Args:
+            model: the model the snapshot was taken of.
+            kinds: which kinds of weight must be bit-identical (default: all of them).
+
+        Returns:
+            How many arrays were compared.
+
+        Raises:
+            AssertionError: naming every array that moved, and by how much.
+        """
+        checked = [c for c in self.changes(model) if c.kind in kinds]
+        moved = [c for c in checked if c.changed]
+        if moved:
+            listing = "\n  ".join(f"{c.weight} ({c.kind}): moved by up to {c.max_abs_change:.3g}"
+                                  for c in moved[:20])
+            more = f"\n  ... and {len(moved) - 20} more" if len(moved) > 20 else ""
+            raise AssertionError(
+                f"{len(moved)} of {len(checked)} weight arrays of {model.name!r} moved "
+                f"although they should not have:\n  {listing}{more}"
+            )
+        return len(checked)
+
+
+def snapshot_weights(model: keras.Model) -> WeightSnapshot:
+    """Takes a `WeightSnapshot` of a model: call it before `fit`, compare after.
+
+    Args:
+        model: the model, or just its base.
+
+    Returns:
+        The snapshot; `snapshot.assert_unchanged(model)` checks that nothing moved,
+        `snapshot.changes(model)` says what did.
+    """
+    return WeightSnapshot(model)

@@ -15,10 +15,18 @@ import numpy as np
 __all__ = [
     "EpochLine",
     "EpochTimer",
+    "accuracy",
     "evaluate",
     "fit",
     "predict_classes",
+    "to_numpy",
+    "train_steps",
 ]
+
+
+def to_numpy(x) -> np.ndarray:
+    """A tensor of any backend (on the CPU or a GPU), or an array, as a NumPy array."""
+    return np.asarray(keras.ops.convert_to_numpy(x))
 
 
 class EpochLine(keras.callbacks.Callback):
@@ -193,18 +201,88 @@ def predict_classes(model: keras.Model, ds, max_images: int | None = None
     seen = 0
     for batch_images, batch_labels in ds:
         probs = model.predict_on_batch(batch_images)
-        labels = np.asarray(batch_labels)
+        labels = to_numpy(batch_labels)
         if labels.ndim == 2:
             labels = labels.argmax(axis=1)
-        images.append(np.asarray(batch_images))
+        images.append(to_numpy(batch_images))
         y_true.append(labels)
-        y_pred.append(np.asarray(probs).argmax(axis=1))
+        y_pred.append(to_numpy(probs).argmax(axis=1))
         seen += len(labels)
         if max_images is not None and seen >= max_images:
             break
     stop = max_images if max_images is not None else seen
     return (np.concatenate(images)[:stop], np.concatenate(y_true)[:stop],
             np.concatenate(y_pred)[:stop])
+
+
+def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray,
+             batch_size: int = 500) -> float:
+    """The share of images a classifier gets right, calling it directly in inference mode.
+
+    Faster than `model.evaluate` for many small models in a loop (no compiled loss or
+    metrics, no `predict` machinery): the model is called batch by batch with
+    `training=False`.
+
+    Args:
+        model: a classifier with one output unit per class.
+        images: the images (or features), as an array.
+        labels: integer labels, or one-hot rows.
+        batch_size: images per call (default 500).
+
+    Returns:
+        The accuracy, between 0 and 1.
+
+    Raises:
+        ValueError: if images and labels differ in length, or there are none.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim == 2:
+        labels = labels.argmax(axis=1)
+    if len(images) != len(labels) or not len(labels):
+        raise ValueError(
+            f"Received {len(images)} images and {len(labels)} labels; pass one label per "
+            "image, and at least one image."
+        )
+    predicted = np.concatenate([
+        to_numpy(model(images[start:start + batch_size], training=False)).argmax(axis=-1)
+        for start in range(0, len(images), batch_size)
+    ])
+    return float(np.mean(predicted == labels))
+
+
+def train_steps(model: keras.Model, images: np.ndarray, labels: np.ndarray, steps: int,
+                seed: int, batch_size: int = 32) -> keras.callbacks.History:
+    """Trains a compiled model for a fixed number of steps, however few the images.
+
+    With few labelled images an "epoch" is a handful of steps, so budgets are counted in
+    steps: the images are reshuffled (seeded) and repeated as often as needed, and
+    `steps` batches of `batch_size` are drawn. Nothing is printed.
+
+    Args:
+        model: a compiled model.
+        images: the training images (or features).
+        labels: their labels, in the format the model's loss expects.
+        steps: how many batches to train on.
+        seed: seeds the shuffling.
+        batch_size: images per step (default 32).
+
+    Returns:
+        The `History` of the one long epoch.
+
+    Raises:
+        ValueError: if `steps` is not positive, or images and labels differ in length.
+    """
+    import tensorflow as tf
+
+    if steps < 1 or len(images) != len(labels) or not len(images):
+        raise ValueError(
+            f"Received `steps={steps}`, {len(images)} images and {len(labels)} labels; "
+            "pass at least one step and one label per image."
+        )
+    batches = (tf.data.Dataset.from_tensor_slices((images, labels))
+               .shuffle(len(images), seed=seed, reshuffle_each_iteration=True).repeat()
+               .batch(batch_size).take(steps))
+    return model.fit(batches, epochs=1, verbose=0, shuffle=False)
 
 
 class EpochTimer(keras.callbacks.Callback):
