@@ -1,10 +1,13 @@
 # Two commands (see README.md):
 #   make book   set up, execute every notebook on the bundled tiny data, build the HTML book
-#   make test   set up, run the unit tests, nbval over the notebooks, and a strict book build
+#   make test   set up, lint, unit tests + nbval over the notebooks (under other numerics
+#               than those that stored the outputs), and a strict build of the stored book
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Exact versions of every package (pip constraints); `make lock` regenerates it.
+CONSTRAINTS := constraints.txt
 # Where a pre-seeded Keras cache may lie (read-only); its files are verified and copied
 # into a cache the project owns, so nothing is ever written into it.
 KERAS_SEED_DIR ?= ../shared/keras-cache
@@ -12,19 +15,44 @@ KERAS_SEED_DIR ?= ../shared/keras-cache
 export KERAS_HOME := $(CURDIR)/.cache/keras
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
+# No progress bars in what notebooks store or nbval compares (they carry timings).
+export TQDM_DISABLE := 1
+
+# `make test` compares the stored outputs (made by `make notebooks` with TensorFlow's
+# defaults) under other numerics, a stand-in for a reader's machine: no oneDNN
+# kernels, one thread for TensorFlow's ops and for BLAS.
+PERTURBED_NUMERICS := TF_ENABLE_ONEDNN_OPTS=0 TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREADS=1 \
+	OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+# `make book` executes a copy of the book's sources, so the working tree stays as it is.
+BOOK_SOURCES := _config.yml _toc.yml book notebooks
+STAGE := _build/source
 
 STAMP := $(VENV)/.installed
 
-.PHONY: book test setup keras-cache fashion-mnist data notebooks html lint nbval clean
+.PHONY: book test setup lock keras-cache fashion-mnist data notebooks html check-html lint \
+	nbval clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; found " + sys.version.split()[0] + ". Run: make PYTHON=/path/to/python3.11 ...")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[book,test]"
 	touch $(STAMP)
+
+# Re-resolves pyproject.toml's ranges in a fresh environment and pins the result.
+lock:
+	rm -rf _build/lock-venv
+	$(PYTHON) -m venv _build/lock-venv
+	_build/lock-venv/bin/python -m pip install --quiet --upgrade pip
+	_build/lock-venv/bin/python -m pip install --quiet -e ".[book,test]"
+	sed -n '/^#/p' $(CONSTRAINTS) > _build/constraints.new
+	_build/lock-venv/bin/python -m pip freeze --exclude-editable >> _build/constraints.new
+	mv _build/constraints.new $(CONSTRAINTS)
+	rm -rf _build/lock-venv
+	@echo "Pinned $$(grep -vc '^#' $(CONSTRAINTS)) packages in $(CONSTRAINTS); update environment.yml's pins to match."
 
 keras-cache: $(STAMP)
 	$(BIN)/python -m tlhelpers.downloads seed-keras-cache "$(KERAS_SEED_DIR)"
@@ -41,24 +69,40 @@ fashion-mnist:
 
 data: keras-cache fashion-mnist
 
+# The main job: a copy of the sources, every notebook executed in it, built into HTML.
+book: data
+	rm -rf $(STAGE)
+	mkdir -p $(STAGE)
+	cp -R $(BOOK_SOURCES) $(STAGE)/
+	rm -f $(STAGE)/notebooks/*.failed.ipynb
+	$(BIN)/python -m tlhelpers.runner $(STAGE)/notebooks/*.ipynb
+	$(BIN)/jupyter-book build $(STAGE) --path-output . --all -W -n --keep-going
+	@echo
+	@echo "The book is built from freshly executed notebooks. Open: file://$(CURDIR)/_build/html/index.html"
+
+# Maintainers: re-execute the notebooks in place, refreshing the outputs they store.
 notebooks: data
 	$(BIN)/python -m tlhelpers.runner notebooks/*.ipynb
 
+# The book from the outputs stored in the notebooks, without executing anything.
 html: $(STAMP)
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	@echo
-	@echo "The book is built. Open: file://$(CURDIR)/_build/html/index.html"
+	@echo "The book is built from the stored outputs. Open: file://$(CURDIR)/_build/html/index.html"
 
-book: notebooks html
+# The same strict build, into a folder of its own (a test run leaves _build/html alone).
+check-html: $(STAMP)
+	$(BIN)/jupyter-book build . --path-output _build/check --all -W -n --keep-going
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Two workers, one per core (each on one thread); a notebook stays on one worker.
 nbval: data
-	$(BIN)/python -m pytest --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/sanitize.cfg tests notebooks
+	$(PERTURBED_NUMERICS) $(BIN)/python -m pytest -n 2 --dist loadfile --durations=8 \
+		--nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg tests notebooks
 
-test: lint nbval html
+test: lint nbval check-html
 
 clean:
 	rm -rf _build .cache
