@@ -199,3 +199,20 @@ def test_load_image_reads_a_file_exactly_as_the_pipeline_does(tmp_path):
     np.testing.assert_array_equal(data.load_image(first, (20, 24)), batch[0])
     with pytest.raises(FileNotFoundError, match="No image file at"):
         data.load_image(tmp_path / "missing.png", (20, 24))
+
+
+def test_a_cached_pipeline_gives_the_same_images_and_reshuffles_every_epoch():
+    from tlhelpers import data
+
+    plain = data.load_dataset("fashion-mnist-tiny", (32, 32), batch_size=600, verbose=False)
+    cached = data.load_dataset("fashion-mnist-tiny", (32, 32), batch_size=600, verbose=False,
+                               cache=True)
+    first, second = (next(iter(cached.train_ds)) for _ in range(2))
+    assert not np.array_equal(first[1].numpy(), second[1].numpy())  # another order
+    reference = next(iter(plain.train_ds))[0].numpy()
+    for batch in (first, second):
+        images = batch[0].numpy()
+        assert sorted(map(bytes, images.reshape(600, -1).astype(np.uint8))) == \
+            sorted(map(bytes, reference.reshape(600, -1).astype(np.uint8)))
+    np.testing.assert_array_equal(next(iter(cached.test_ds))[0].numpy(),
+                                  next(iter(plain.test_ds))[0].numpy())

@@ -47,3 +47,21 @@ def test_summarize_and_clearly_better():
     assert not experiments.clearly_better(close, s)
     with pytest.raises(ValueError, match="lacks the key 'value'"):
         experiments.summarize([{"recipe": "a", "labels_per_class": 1}])
+
+
+def test_record_and_read_runs(tmp_path):
+    path = tmp_path / "results" / "runs.csv"
+    assert experiments.read_runs(path) == []
+    experiments.record_run(path, {"date": "2026-11-28", "accuracy": 0.9})
+    experiments.record_run(path, {"date": "2026-11-29", "accuracy": 0.95})
+    assert experiments.read_runs(path) == [{"date": "2026-11-28", "accuracy": "0.9"},
+                                           {"date": "2026-11-29", "accuracy": "0.95"}]
+    with pytest.raises(ValueError, match="has the columns"):
+        experiments.record_run(path, {"date": "x"})
+
+
+def test_images_per_second_counts_images_and_runs_out_clearly():
+    batches = [(np.zeros((4, 2)), np.zeros(4))] * 5
+    assert experiments.images_per_second(batches, num_batches=3) > 0
+    with pytest.raises(ValueError, match="ran out of batches"):
+        experiments.images_per_second(batches, num_batches=9)

@@ -197,3 +197,24 @@ def test_snapshot_sees_nothing_move_in_frozen_batchnorm_and_what_trains_elsewher
         snapshot.assert_unchanged(base)
     with pytest.raises(ValueError, match="does not have the weights of the snapshot"):
         snapshot.changes(model.get_layer("head"))
+
+
+def test_layer_blocks_and_unfreeze_blocks_keep_batchnorm_frozen():
+    mobilenet = models.build_base("mobilenet_025", (32, 32, 3), weights=None)
+    blocks = models.layer_blocks(mobilenet)
+    assert blocks["conv1"] == blocks["conv1_bn"] == "stem"
+    assert blocks["conv_dw_13"] == blocks["conv_pw_13_bn"] == "block13"
+    assert blocks["conv_pad_12"] == "block12" and blocks[mobilenet.layers[0].name] is None
+    names = models.unfreeze_blocks(mobilenet, ["block13"])
+    assert names == ["conv_dw_13", "conv_pw_13"]
+    assert all(not layer.trainable for layer in mobilenet.layers
+               if isinstance(layer, keras.layers.BatchNormalization))
+    assert len(mobilenet.trainable_weights) == 2
+    table = models.trainable_table(mobilenet)
+    assert "block13" in table and table.splitlines()[-1].split()[:2] == ["total", "67,840"]
+    with pytest.raises(ValueError, match=r"no block \['block14'\].*its blocks are \['stem', "):
+        models.unfreeze_blocks(mobilenet, ["block14"])
+    vgg = models.build_base("vgg16", (32, 32, 3), weights=None)
+    assert models.unfreeze_blocks(vgg, ["block5"]) == ["block5_conv1", "block5_conv2",
+                                                       "block5_conv3"]
+    assert models.count_params(vgg)["trainable"] == 3 * (3 * 3 * 512 * 512 + 512)

@@ -76,3 +76,20 @@ def test_transfer_by_depth_plot_has_baseline_and_treatments():
     assert fig.axes[0].lines[2].get_linestyle() == "-"
     with pytest.raises(ValueError, match="must not be empty"):
         plots.plot_transfer_by_depth({}, baseline=[0.5])
+
+
+def test_history_with_a_stage_marker_confusion_matrix_and_mistakes():
+    history = {"loss": [1.0, 0.5, 0.4, 0.3], "val_loss": [1.1, 0.7, 0.6, 0.6],
+               "accuracy": [0.5, 0.7, 0.8, 0.9], "val_accuracy": [0.4, 0.6, 0.7, 0.7]}
+    fig = plots.plot_history(history, stage_starts=[2])
+    lines = [line for line in fig.axes[0].get_lines() if line.get_linestyle() == ":"]
+    assert len(lines) == 1 and lines[0].get_xdata()[0] == 2.5
+    fig = plots.plot_confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], ["a", "b", "c"])
+    assert [t.get_text() for t in fig.axes[0].texts][:3] == ["1", "0", "0"]
+    images = np.zeros((4, 8, 8, 3))
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    fig = plots.plot_confident_mistakes(images, [1, 1, 1, 0], probs, ["x", "y"])
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["x 0.90\n(true: y)", "y 0.70\n(true: x)", "x 0.60\n(true: y)"]
+    assert plots.plot_confident_mistakes(images[:1], [0], probs[:1], ["x", "y"]).axes[0] \
+        .get_title() == "no mistakes"

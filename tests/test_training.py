@@ -170,3 +170,26 @@ def test_train_steps_counts_steps_not_epochs():
     assert int(model.optimizer.iterations) == 7  # 28 images drawn from 5
     with pytest.raises(ValueError, match="steps=0"):
         training.train_steps(model, x, y, steps=0, seed=0)
+
+
+def test_fine_tune_unfreezes_blocks_continues_the_epochs_and_merges(capsys):
+    from tlhelpers import models
+
+    config.set_seed(0)  # VGG16: no BatchNormalization to keep random weights from training
+    base = models.freeze(models.build_base("vgg16", (32, 32, 3), weights=None))
+    model = models.assemble(base, models.build_head(2, hidden_units=0, pooling="avg"), "caffe")
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    x = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices((x, keras.utils.to_categorical(np.arange(8) % 2,
+                                                                           2))).batch(4)
+    first = training.fit(model, ds, ds, epochs=2, verbose=False)
+    before = models.snapshot_weights(base)
+    second = training.fine_tune(model, base, ["block5"], ds, ds, epochs=2, initial_epoch=2)
+    assert capsys.readouterr().out.splitlines()[0].startswith("epoch  3/4:")
+    assert second.epoch == [2, 3]
+    moved = {c.layer for c in before.changes(base) if c.changed}
+    assert moved == {"block5_conv1", "block5_conv2", "block5_conv3"}
+    merged = training.merge_histories(first, second)
+    assert len(merged["val_accuracy"]) == 4 and merged["loss"][:2] == first.history["loss"]
+    with pytest.raises(ValueError, match="different metrics"):
+        training.merge_histories({"loss": [1.0]}, {"acc": [0.5]})

@@ -191,7 +191,8 @@ def load_image(path: str | os.PathLike[str], image_size: tuple[int, int]) -> np.
     return to_numpy(_decode_and_resize(str(path), tuple(image_size)))
 
 
-def _pipeline(files, labels, num_classes, image_size, batch_size, label_mode, shuffle_seed):
+def _pipeline(files, labels, num_classes, image_size, batch_size, label_mode, shuffle_seed,
+              cache=False):
     import tensorflow as tf
 
     def load(path, label):
@@ -201,9 +202,14 @@ def _pipeline(files, labels, num_classes, image_size, batch_size, label_mode, sh
         return image, label
 
     ds = tf.data.Dataset.from_tensor_slices(([str(p) for p in files], labels))
-    if shuffle_seed is not None:
-        ds = ds.shuffle(len(files), seed=shuffle_seed, reshuffle_each_iteration=True)
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if cache:  # decode once, keep the images in memory, then shuffle them every epoch
+        ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).cache()
+        if shuffle_seed is not None:
+            ds = ds.shuffle(len(files), seed=shuffle_seed, reshuffle_each_iteration=True)
+    else:  # shuffle the file names, decode every epoch
+        if shuffle_seed is not None:
+            ds = ds.shuffle(len(files), seed=shuffle_seed, reshuffle_each_iteration=True)
+        ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
@@ -218,6 +224,8 @@ def load_image_folder(
     min_side: int = 8,
     val_fraction: float = 0.15,
     test_fraction: float = 0.15,
+    *,
+    cache: bool = False,
 ) -> ImageData:
     """Checks an image folder and returns its train, validation and test pipelines.
 
@@ -236,6 +244,9 @@ def load_image_folder(
             has no validation folder (default 0.15).
         test_fraction: the share of each class carved out for test when the folder has
             no test folder (default 0.15).
+        cache: decode and resize each image once and keep it in memory (`.cache()`),
+            then shuffle the cached images every epoch (default False: decode every
+            epoch). Augmentation goes after it (`tlhelpers.augment.augment_batches`).
 
     Returns:
         An `ImageData` with `train_ds`, `val_ds`, `test_ds` and `class_names`.
@@ -267,6 +278,7 @@ def load_image_folder(
             batch_size,
             label_mode,
             shuffle_seed=seed if split == "train" else None,
+            cache=cache,
         )
         for split in SPLITS
     }
@@ -282,7 +294,8 @@ def load_image_folder(
 def load_dataset(name_or_path: str | os.PathLike[str], image_size: tuple[int, int],
                  batch_size: int = 32, seed: int = 0, label_mode: str = "categorical",
                  verbose: bool = True, *, skip_non_images: bool = False, min_side: int = 8,
-                 val_fraction: float = 0.15, test_fraction: float = 0.15) -> ImageData:
+                 val_fraction: float = 0.15, test_fraction: float = 0.15,
+                 cache: bool = False) -> ImageData:
     """Loads a named data set (see `DATASETS`) or an image folder of your own.
 
     Args:
@@ -300,6 +313,7 @@ def load_dataset(name_or_path: str | os.PathLike[str], image_size: tuple[int, in
             validation folder (default 0.15).
         test_fraction: the share of each class carved out for test when there is no test
             folder (default 0.15).
+        cache: decode each image once and keep it in memory (see `load_image_folder`).
 
     Returns:
         An `ImageData`.
@@ -324,7 +338,8 @@ def load_dataset(name_or_path: str | os.PathLike[str], image_size: tuple[int, in
             )
     return load_image_folder(root, image_size, batch_size, seed, label_mode, verbose,
                              skip_non_images=skip_non_images, min_side=min_side,
-                             val_fraction=val_fraction, test_fraction=test_fraction)
+                             val_fraction=val_fraction, test_fraction=test_fraction,
+                             cache=cache)
 
 
 def _read_idx(path: Path, offset: int) -> np.ndarray:

@@ -20,6 +20,9 @@ import numpy as np
 __all__ = [
     "Summary",
     "clearly_better",
+    "images_per_second",
+    "read_runs",
+    "record_run",
     "labels_per_class_subset",
     "run_sweep",
     "summarize",
@@ -175,3 +178,88 @@ def clearly_better(a: Summary, b: Summary) -> bool:
         `a.low > b.high and a.mean - a.std > b.mean + b.std`.
     """
     return a.low > b.high and a.mean - a.std > b.mean + b.std
+
+
+def images_per_second(batches, num_batches: int, warmup: int = 1) -> float:
+    """How many images per second an input pipeline delivers.
+
+    Draws `warmup` batches first (start-up, file caches), then times `num_batches`.
+    Timings vary with the machine and what else runs: show them, assert nothing about
+    them.
+
+    Args:
+        batches: an iterable of `(images, labels)` batches (a `tf.data.Dataset`, a Keras
+            `ImageDataGenerator` iterator, ...); it is iterated once.
+        num_batches: how many batches to time.
+        warmup: batches drawn before the clock starts (default 1).
+
+    Returns:
+        Images per second over the timed batches.
+
+    Raises:
+        ValueError: if the pipeline runs out before `warmup + num_batches` batches.
+    """
+    import time
+
+    iterator = iter(batches)
+    try:
+        for _ in range(warmup):
+            next(iterator)
+        start, images = time.perf_counter(), 0
+        for _ in range(num_batches):
+            images += len(next(iterator)[0])
+    except StopIteration:
+        raise ValueError(
+            f"The pipeline ran out of batches. Received `num_batches={num_batches}`, "
+            f"`warmup={warmup}`; ask for fewer, or repeat the pipeline."
+        ) from None
+    return images / (time.perf_counter() - start)
+
+
+def record_run(path, row: dict) -> None:
+    """Appends one run's results to a CSV table (created with a header if absent).
+
+    Args:
+        path: the CSV file.
+        row: column -> value; the columns must match the table's header.
+
+    Raises:
+        ValueError: if the columns differ from those of the existing table.
+    """
+    import csv
+    from pathlib import Path
+
+    path = Path(path)
+    exists = path.is_file() and path.stat().st_size > 0
+    if exists:
+        with path.open(newline="") as handle:
+            header = next(csv.reader(handle))
+        if header != list(row):
+            raise ValueError(
+                f"{path} has the columns {header}. Received a row with {list(row)}."
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        if not exists:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def read_runs(path) -> list[dict]:
+    """The rows of a CSV table written by `record_run` (none if the file is absent).
+
+    Args:
+        path: the CSV file.
+
+    Returns:
+        One dict per recorded run, in the order recorded.
+    """
+    import csv
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))

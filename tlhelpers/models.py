@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
@@ -39,7 +40,10 @@ __all__ = [
     "check_num_classes",
     "count_params",
     "freeze",
+    "layer_blocks",
     "snapshot_weights",
+    "trainable_table",
+    "unfreeze_blocks",
     "unfreeze_top",
     "WeightChange",
     "WeightSnapshot",
@@ -242,6 +246,106 @@ def unfreeze_top(base_model: keras.Model, num_layers: int) -> list[str]:
     for i, layer in enumerate(base_model.layers):
         layer.trainable = i >= split and not isinstance(layer, keras.layers.BatchNormalization)
     return [layer.name for layer in base_model.layers if layer.trainable and layer.weights]
+
+
+# The block a layer of a keras.applications base belongs to, by the layer's name:
+# VGG16's `block5_conv1`, ... -> "block5"; MobileNet's depthwise-separable block n
+# (`conv_pad_n`, `conv_dw_n`, `conv_dw_n_bn`, `conv_pw_n`, ...) -> "block<n>"; its first
+# convolution (`conv1`, `conv1_bn`, `conv1_relu`) -> "stem".
+_BLOCK_PATTERNS = (
+    (re.compile(r"^(block\d+)_"), r"\1"),
+    (re.compile(r"^conv_(?:pad|dw|pw)_(\d+)(?:_|$)"), r"block\1"),
+    (re.compile(r"^conv1(?:_|$)"), "stem"),
+)
+
+
+def layer_blocks(base_model: keras.Model) -> dict[str, str | None]:
+    """The block each layer of a base belongs to, by the layer's name.
+
+    VGG16's blocks are named by Keras (`block1` ... `block5`). MobileNet's are numbered
+    depthwise-separable blocks: block n is `conv_dw_n` and `conv_pw_n` with their
+    BatchNormalization, ReLU and padding layers (`block1` ... `block13`); its first
+    convolution is `stem`. Layers of no block (the input) map to `None`.
+
+    Args:
+        base_model: a base from `build_base` (or `keras.applications`).
+
+    Returns:
+        `{layer name: block name or None}`, in the base's layer order.
+    """
+    blocks: dict[str, str | None] = {}
+    for layer in base_model.layers:
+        blocks[layer.name] = None
+        for pattern, replacement in _BLOCK_PATTERNS:
+            match = pattern.match(layer.name)
+            if match:
+                blocks[layer.name] = match.expand(replacement)
+                break
+    return blocks
+
+
+def unfreeze_blocks(base_model: keras.Model, blocks: Sequence[str]) -> list[str]:
+    """Unfreezes whole blocks of a base for fine-tuning, BatchNormalization excepted.
+
+    Every other layer is frozen. BatchNormalization layers stay frozen (`trainable =
+    False`), which keeps them in inference mode during `fit`: in Keras 3 the base's
+    `training=False` alone would not (keras-team/keras#20285).
+
+    Args:
+        base_model: the pretrained base.
+        blocks: block names, e.g. `["block5"]` for VGG16's last block or `["block13"]`
+            for MobileNet's (see `layer_blocks`).
+
+    Returns:
+        The names of the layers that now have trainable weights.
+
+    Raises:
+        ValueError: for a block the base does not have; the message lists its blocks.
+    """
+    by_layer = layer_blocks(base_model)
+    known = list(dict.fromkeys(b for b in by_layer.values() if b is not None))
+    unknown = [b for b in blocks if b not in known]
+    if unknown:
+        raise ValueError(
+            f"{base_model.name!r} has no block {unknown}. Received: `blocks={list(blocks)}`; "
+            f"its blocks are {known}."
+        )
+    base_model.trainable = True  # first: in Keras 3 this also sets every inner layer
+    for layer in base_model.layers:
+        layer.trainable = (by_layer[layer.name] in blocks
+                           and not isinstance(layer, keras.layers.BatchNormalization))
+    return [layer.name for layer in base_model.layers if layer.trainable and layer.weights]
+
+
+def trainable_table(model: keras.Model) -> str:
+    """A compact table of what will train: per block of a base (or per layer of a
+    model), the trainable and frozen weight counts, and frozen BatchNormalization layers.
+
+    Args:
+        model: a base from `build_base`, or any model (then one row per layer with
+            weights).
+
+    Returns:
+        The table, one row per block (or layer), and a total.
+    """
+    blocks = layer_blocks(model)
+    rows: dict[str, list[int]] = {}
+    for layer in _leaf_layers(model):
+        if not layer.weights:
+            continue
+        key = blocks.get(layer.name) or layer.name
+        row = rows.setdefault(key, [0, 0, 0])
+        row[0] += sum(math.prod(w.shape) for w in layer.trainable_weights)
+        row[1] += sum(math.prod(w.shape) for w in layer.non_trainable_weights)
+        if isinstance(layer, keras.layers.BatchNormalization) and not layer.trainable:
+            row[2] += 1
+    width = max([len(k) for k in rows] + [len("total")])
+    lines = [f"{'block':<{width}}  {'trainable':>10}  {'frozen':>10}  frozen BN layers"]
+    for key, (trainable, frozen, bn) in rows.items():
+        lines.append(f"{key:<{width}}  {trainable:>10,}  {frozen:>10,}  {bn:>3}")
+    totals = [sum(r[i] for r in rows.values()) for i in range(3)]
+    lines.append(f"{'total':<{width}}  {totals[0]:>10,}  {totals[1]:>10,}  {totals[2]:>3}")
+    return "\n".join(lines)
 
 
 def assemble(

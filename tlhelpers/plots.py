@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 __all__ = [
+    "plot_confident_mistakes",
+    "plot_confusion_matrix",
     "plot_embeddings",
     "plot_flow",
     "plot_history",
@@ -29,14 +31,19 @@ RIGHT, WRONG = "#1a7f37", "#cf222e"
 
 
 def plot_history(history, metrics: Sequence[str] = ("loss", "accuracy"),
-                 title: str | None = None) -> Figure:
+                 title: str | None = None, stage_starts: Sequence[int] = (),
+                 stage_label: str = "fine-tuning starts") -> Figure:
     """Plots training and validation curves, one panel per metric.
 
     Args:
-        history: a `keras.callbacks.History` or its `.history` dict.
+        history: a `keras.callbacks.History` or its `.history` dict (for several
+            stages, `training.merge_histories`).
         metrics: the metrics to plot (default loss and accuracy); `val_<metric>` is
             drawn too when present.
         title: a title above the panels.
+        stage_starts: epochs (counted from 0, like Keras' `initial_epoch`) at which a
+            later stage began; each gets a dashed vertical line.
+        stage_label: the legend entry of those lines.
 
     Returns:
         The figure.
@@ -56,6 +63,9 @@ def plot_history(history, metrics: Sequence[str] = ("loss", "accuracy"),
         ax.plot(epochs, logs[metric], "o-", label="train")
         if f"val_{metric}" in logs:
             ax.plot(epochs, logs[f"val_{metric}"], "s--", label="validation")
+        for i, start in enumerate(stage_starts):
+            ax.axvline(start + 0.5, color="0.35", linestyle=":",
+                       label=stage_label if i == 0 else None)
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
@@ -63,6 +73,68 @@ def plot_history(history, metrics: Sequence[str] = ("loss", "accuracy"),
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int],
+                          class_names: Sequence[str], title: str | None = None) -> Figure:
+    """Draws the confusion matrix with scikit-learn's `ConfusionMatrixDisplay`.
+
+    Rows are the true classes, columns the predicted ones; each cell counts images.
+
+    Args:
+        y_true: true labels (integers).
+        y_pred: predicted labels (integers).
+        class_names: label `i` is `class_names[i]`.
+        title: a title above the matrix.
+
+    Returns:
+        The figure.
+    """
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    size = 1.6 + 0.55 * len(class_names)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ConfusionMatrixDisplay.from_predictions(
+        y_true, y_pred, labels=list(range(len(class_names))), display_labels=class_names,
+        ax=ax, colorbar=False, xticks_rotation=45)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confident_mistakes(images: np.ndarray, y_true: Sequence[int], probs: np.ndarray,
+                            class_names: Sequence[str], max_images: int = 12,
+                            columns: int = 6) -> Figure:
+    """Shows the wrong predictions the model was surest of, most confident first.
+
+    Args:
+        images: the images, `(n, h, w, 3)`, pixels in [0, 255] (or [0, 1]).
+        y_true: their true labels (integers).
+        probs: the predicted probabilities, `(n, num_classes)`.
+        class_names: label `i` is `class_names[i]`.
+        max_images: at most this many mistakes (default 12).
+        columns: images per row (default 6).
+
+    Returns:
+        The figure (an empty one titled "no mistakes" when every prediction is right).
+    """
+    probs = np.asarray(probs)
+    y_true = np.asarray(y_true)
+    y_pred = probs.argmax(axis=1)
+    wrong = np.flatnonzero(y_pred != y_true)
+    order = wrong[np.argsort(-probs[wrong, y_pred[wrong]], kind="stable")][:max_images]
+    if not len(order):
+        fig, ax = plt.subplots(figsize=(3, 1))
+        ax.axis("off")
+        ax.set_title("no mistakes")
+        return fig
+    fig = plot_image_grid(np.asarray(images)[order], class_names, y_true[order], y_pred[order],
+                          columns=columns, max_images=max_images)
+    for ax, i in zip(fig.axes, order, strict=False):
+        ax.set_title(f"{class_names[y_pred[i]]} {probs[i, y_pred[i]]:.2f}\n"
+                     f"(true: {class_names[y_true[i]]})", fontsize=8, color=WRONG)
     return fig
 
 

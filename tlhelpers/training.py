@@ -17,7 +17,9 @@ __all__ = [
     "EpochTimer",
     "accuracy",
     "evaluate",
+    "fine_tune",
     "fit",
+    "merge_histories",
     "predict_classes",
     "to_numpy",
     "train_steps",
@@ -283,6 +285,69 @@ def train_steps(model: keras.Model, images: np.ndarray, labels: np.ndarray, step
                .shuffle(len(images), seed=seed, reshuffle_each_iteration=True).repeat()
                .batch(batch_size).take(steps))
     return model.fit(batches, epochs=1, verbose=0, shuffle=False)
+
+
+def fine_tune(model: keras.Model, base_model: keras.Model, blocks, train_ds, val_ds=None,
+              epochs: int = 5, initial_epoch: int = 0, learning_rate: float = 1e-5,
+              loss: str = "categorical_crossentropy", verbose: bool = True,
+              callbacks: list | None = None) -> keras.callbacks.History:
+    """Stage 2 of the two-stage recipe: unfreeze the top blocks, recompile, train on.
+
+    The plain Keras it wraps: `models.unfreeze_blocks(base_model, blocks)` (every
+    BatchNormalization layer stays frozen), then `model.compile(...)` with Adam at a low
+    learning rate (recompiling is what makes the new `trainable` flags count; the
+    weights are kept), then `fit(..., initial_epoch=...)`, so that the epochs continue
+    stage 1's numbering.
+
+    Args:
+        model: the model trained in stage 1 (base frozen, head trained).
+        base_model: its pretrained base.
+        blocks: the blocks to unfreeze, e.g. `["block5"]` (see `models.layer_blocks`).
+        train_ds: training batches.
+        val_ds: validation batches, or `None`.
+        epochs: how many epochs stage 2 adds (default 5).
+        initial_epoch: the epochs stage 1 ran (default 0).
+        learning_rate: Adam's learning rate, 10x or more below stage 1's (default 1e-5).
+        loss: a loss that matches the output activation (default categorical
+            cross-entropy, for a softmax output and one-hot labels).
+        verbose: print one line per epoch (default True).
+        callbacks: more Keras callbacks.
+
+    Returns:
+        The `History` of stage 2 (its epochs numbered after stage 1's).
+    """
+    from tlhelpers.models import unfreeze_blocks
+
+    unfreeze_blocks(base_model, blocks)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=loss,
+                  metrics=["accuracy"])
+    _check_label_width(model, train_ds)
+    return model.fit(
+        train_ds, validation_data=val_ds, epochs=initial_epoch + epochs,
+        initial_epoch=initial_epoch, verbose=0, shuffle=False,
+        callbacks=[*([EpochLine()] if verbose else []), *(callbacks or [])],
+    )
+
+
+def merge_histories(*histories) -> dict[str, list[float]]:
+    """Joins the histories of consecutive stages into one, epoch after epoch.
+
+    Args:
+        *histories: `keras.callbacks.History` objects (or their `.history` dicts), in
+            order.
+
+    Returns:
+        `{metric: values}` over all stages; `plots.plot_history` draws it, with
+        `stage_starts` marking where each later stage began.
+
+    Raises:
+        ValueError: if the stages recorded different metrics.
+    """
+    logs = [getattr(h, "history", h) for h in histories]
+    keys = [sorted(k for k in log if k != "learning_rate") for log in logs]
+    if any(k != keys[0] for k in keys):
+        raise ValueError(f"The stages recorded different metrics. Received: {keys}.")
+    return {key: [float(v) for log in logs for v in log[key]] for key in keys[0]}
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -1,0 +1,112 @@
+"""The article's image augmentation, rebuilt from Keras 3 preprocessing layers.
+
+The article augments its training images with the legacy `ImageDataGenerator`:
+
+    ImageDataGenerator(rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
+                       shear_range=0.2, zoom_range=0.2, horizontal_flip=True,
+                       fill_mode="nearest")
+
+Keras 3 has a preprocessing layer for each of these transformations. Two of the
+settings do not mean what they seem to:
+
+- `zoom_range=0.2` zooms width and height independently, each by a factor in [0.8, 1.2]
+  (so `RandomZoom` gets a `width_factor` of its own);
+- `shear_range=0.2` is an angle in DEGREES: the shear moves a pixel at most
+  sin(0.2°) = 0.35 % of the image's height sideways (`shear_shift`), under one pixel at
+  224 x 224. `RandomShear` (in Keras since 3.8) takes that fraction.
+
+Used by the case-study chapter (stage 1 and 2 training) and by `tlhelpers.train`.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = [
+    "ARTICLE_SETTINGS",
+    "article_augmentation",
+    "augment_batches",
+    "shear_shift",
+]
+
+ARTICLE_SETTINGS: dict = {
+    "rotation_range": 40,
+    "width_shift_range": 0.2,
+    "height_shift_range": 0.2,
+    "shear_range": 0.2,
+    "zoom_range": 0.2,
+    "horizontal_flip": True,
+    "fill_mode": "nearest",
+}
+
+
+def shear_shift(shear_degrees: float) -> float:
+    """How far `ImageDataGenerator`'s shear moves a pixel, as a fraction of the image.
+
+    Its shear matrix is `[[1, -sin(s), 0], [0, cos(s), 0]]` with `s` in degrees: a pixel
+    moves sideways by `sin(s)` times its distance from the top edge.
+
+    Args:
+        shear_degrees: the `shear_range` given to `ImageDataGenerator`.
+
+    Returns:
+        `sin(shear_degrees)`, the largest sideways move per unit of image height.
+    """
+    return math.sin(math.radians(shear_degrees))
+
+
+def article_augmentation(seed: int = 0, name: str = "augmentation"):
+    """The article's `ImageDataGenerator` settings as a `keras.Sequential` of layers.
+
+    Rotation by up to 40° either way, a shift of up to 20 % of the width and of the
+    height, a shear of up to 0.2° (see `shear_shift`), a zoom of each axis by a factor in
+    [0.8, 1.2], and a horizontal flip half of the time; points outside the image take
+    the nearest edge pixel, interpolation is bilinear (as `ImageDataGenerator`'s first-
+    order spline). Each layer is seeded from `seed`, so a run repeats.
+
+    Args:
+        seed: seeds the random transformations (default 0).
+        name: the model's name (default `"augmentation"`).
+
+    Returns:
+        A `keras.Sequential`; call it with `training=True` to transform a batch (with
+        `training=False` it passes images through unchanged).
+    """
+    import keras
+
+    settings = ARTICLE_SETTINGS
+    zoom = settings["zoom_range"]
+    fill = settings["fill_mode"]
+    return keras.Sequential([
+        keras.layers.RandomRotation(settings["rotation_range"] / 360, fill_mode=fill,
+                                    seed=seed),
+        keras.layers.RandomTranslation(settings["height_shift_range"],
+                                       settings["width_shift_range"], fill_mode=fill,
+                                       seed=seed + 1),
+        keras.layers.RandomShear(x_factor=shear_shift(settings["shear_range"]), y_factor=0.0,
+                                 fill_mode=fill, seed=seed + 2),
+        keras.layers.RandomZoom((-zoom, zoom), (-zoom, zoom), fill_mode=fill, seed=seed + 3),
+        keras.layers.RandomFlip("horizontal", seed=seed + 4),
+    ], name=name)
+
+
+def augment_batches(ds, augmentation):
+    """Applies augmentation layers to the images of a `tf.data` pipeline of batches.
+
+    Put it after any `.cache()`, so that every epoch draws new transformations of the
+    cached images. The map runs one batch at a time: the layers' random state then
+    advances in the same order in every run, so a seeded run repeats exactly.
+
+    Args:
+        ds: batches of `(images, labels)`, images as floats in [0, 255].
+        augmentation: e.g. `article_augmentation(seed)`.
+
+    Returns:
+        The pipeline with the images transformed, labels unchanged.
+    """
+    import tensorflow as tf
+
+    def transform(images, labels):
+        return augmentation(images, training=True), labels
+
+    return ds.map(transform, num_parallel_calls=None).prefetch(tf.data.AUTOTUNE)
