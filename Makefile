@@ -25,7 +25,7 @@ PERTURBED_NUMERICS := TF_ENABLE_ONEDNN_OPTS=0 TF_NUM_INTRAOP_THREADS=1 OMP_NUM_T
 	OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 # `make book` executes a copy of the book's sources, so the working tree stays as it is.
-BOOK_SOURCES := _config.yml _toc.yml book notebooks
+BOOK_SOURCES := _config.yml _toc.yml book notebooks results
 STAGE := _build/source
 
 STAMP := $(VENV)/.installed

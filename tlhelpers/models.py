@@ -207,7 +207,9 @@ def build_head(
         layers.append(keras.layers.Dense(hidden_units, activation="relu"))
     if dropout:
         layers.append(keras.layers.Dropout(dropout))
-    layers.append(keras.layers.Dense(num_classes, activation="softmax"))
+    # float32 output even under a mixed-precision policy: a float16 softmax loses
+    # small probabilities (Keras' mixed-precision guide)
+    layers.append(keras.layers.Dense(num_classes, activation="softmax", dtype="float32"))
     return keras.Sequential(layers, name=name)
 
 
