@@ -2,10 +2,12 @@
 
     python -m tlhelpers.runner notebooks/*.ipynb                # tiny profile, in place
     python -m tlhelpers.runner --profile full --output-dir out notebooks/01_nine_steps.ipynb
+    python -m tlhelpers.runner -p EPOCHS=2 -p SEED=1 --output-dir out notebooks/01_nine_steps.ipynb
 
 With the default profile the executed notebooks replace the originals (their outputs
 are what the book shows and what `pytest --nbval` compares against); with another
-profile they go to `--output-dir`. A notebook is written only when it ran to the end:
+profile, or with parameters of their own (`-p KEY=VALUE`, repeatable, on top of
+`--profile`), they go to `--output-dir`. A notebook is written only when it ran to the end:
 a failing one leaves the original untouched, is reported with its cell and error, and
 its partial outputs go to `<name>.failed.ipynb` beside it. A cell tagged
 `raises-exception` that did not raise counts as a failure too.
@@ -22,6 +24,7 @@ Used by `make notebooks` (stored outputs) and `make book` (a copy built into HTM
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
 import sys
@@ -30,8 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["NotebookFailed", "execute_notebook", "sanitize_outputs", "sanitize_text",
-           "strip_volatile_metadata"]
+__all__ = ["NotebookFailed", "execute_notebook", "notebook_parameters", "parse_parameter",
+           "sanitize_outputs", "sanitize_text", "strip_volatile_metadata"]
 
 DEFAULT_PROFILE = "tiny"
 
@@ -220,24 +223,102 @@ def execute_notebook(path: str | os.PathLike[str], output: str | os.PathLike[str
     return time.perf_counter() - start
 
 
+def parse_parameter(text: str) -> tuple[str, object]:
+    """Reads one `-p KEY=VALUE` of the command line.
+
+    The value is read as a Python literal (`ast.literal_eval`: `1`, `0.5`, `None`,
+    `True`, `'text'`, `(5, 20)`, `{'source_images': 500}`); anything else is kept as the
+    string it is (`DATA_DIR=/data/photos`, `PROFILE=full`).
+
+    Args:
+        text: `KEY=VALUE`, where `KEY` is a Python name.
+
+    Returns:
+        `(key, value)`.
+
+    Raises:
+        ValueError: when `text` has no `=` or `KEY` is not a Python name.
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise ValueError(
+            f"A parameter is written KEY=VALUE, KEY a Python name. Received: `{text}`. "
+            "For example: -p EPOCHS=2 or -p DATA_DIR=/data/photos."
+        )
+    try:
+        value = ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        value = raw
+    return key, value
+
+
+def notebook_parameters(path: str | os.PathLike[str]) -> list[str]:
+    """The names a notebook's cell tagged `parameters` assigns, in order.
+
+    Args:
+        path: the notebook.
+
+    Returns:
+        The names (empty when the notebook has no such cell, or it does not parse).
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                return []
+            names = []
+            for node in tree.body:
+                targets = (node.targets if isinstance(node, ast.Assign)
+                           else [node.target] if isinstance(node, ast.AnnAssign) else [])
+                names += [t.id for t in targets if isinstance(t, ast.Name) and t.id not in names]
+            return names
+    return []
+
+
 def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tlhelpers.runner", description=__doc__)
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--profile", default=DEFAULT_PROFILE,
                         help="the PROFILE parameter (default: tiny, written in place)")
+    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
+                        dest="parameters",
+                        help="a notebook parameter, on top of --profile (repeatable); VALUE is "
+                             "read as a Python literal, else kept as a string: -p EPOCHS=2 "
+                             "-p DATA_DIR=/data/photos -p \"SIZES_OVERRIDE={'source_images': "
+                             "500}\"")
     parser.add_argument("--output-dir", type=Path,
-                        help="where executed notebooks go (required unless --profile tiny)")
+                        help="where executed notebooks go (required unless --profile tiny "
+                             "without -p)")
     args = parser.parse_args(argv)
-    if args.profile != DEFAULT_PROFILE and args.output_dir is None:
-        parser.error("--output-dir is required with a non-default --profile, so that the "
-                     "stored tiny-profile outputs stay as they are")
+    parameters = {} if args.profile == DEFAULT_PROFILE else {"PROFILE": args.profile}
+    for text in args.parameters:
+        try:
+            key, value = parse_parameter(text)
+        except ValueError as err:
+            parser.error(str(err))
+        if key == "PROFILE":
+            parser.error(f"set the profile with --profile, not -p. Received: `-p {text}`")
+        parameters[key] = value
+    if parameters and args.output_dir is None:
+        parser.error("--output-dir is required with a non-default --profile or with -p, so "
+                     "that the stored tiny-profile outputs stay as they are")
     missing = [str(p) for p in args.notebooks if not p.is_file()]
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
-    parameters = {} if args.profile == DEFAULT_PROFILE else {"PROFILE": args.profile}
+    if parameters:
+        print("parameters: " + ", ".join(f"{k}={v!r}" for k, v in parameters.items()))
     rows, failures = [], []
     for i, path in enumerate(args.notebooks, 1):
         output = (args.output_dir / path.name) if args.output_dir else path
+        unknown = [key for key in parameters if key not in notebook_parameters(path)]
+        if unknown:
+            print(f"warning: {path} has no parameter {', '.join(unknown)} in its cell tagged "
+                  "`parameters`; injected all the same, but probably not used", file=sys.stderr)
         print(f"[{i}/{len(args.notebooks)}] {path} (profile {args.profile}) ...", flush=True)
         try:
             seconds = execute_notebook(path, output, parameters)
