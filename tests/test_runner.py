@@ -163,14 +163,14 @@ def test_notebook_parameters_are_the_names_the_parameters_cell_assigns(tmp_path)
 def test_command_line_injects_parameters_on_top_of_the_profile(tmp_path, capsys):
     path = _notebook(tmp_path / "p.ipynb", [
         ("PROFILE = 'tiny'\nX = 1\nSIZES = None\nNAME = 'a'", ["parameters"]),
-        ("print(PROFILE, X * 10, SIZES, NAME)", []),
+        ("print(PROFILE, X * 10, repr(SIZES), NAME)", []),
     ])
     out = tmp_path / "out"
     assert runner._main(["--profile", "full", "-p", "X=4", "--parameter", "SIZES=(5, 20)",
                          "-p", "NAME=b c", "--output-dir", str(out), str(path)]) == 0
     assert "parameters: PROFILE='full', X=4, SIZES=(5, 20), NAME='b c'" in capsys.readouterr().out
     executed = nbformat.read(out / "p.ipynb", as_version=4)
-    assert executed.cells[2].outputs[0].text == "full 40 (5, 20) b c\n"
+    assert executed.cells[2].outputs[0].text == "full 40 (5, 20) b c\n"  # a tuple, not a str
     assert nbformat.read(path, as_version=4).cells[1].outputs == []  # the original untouched
 
 
@@ -191,3 +191,16 @@ def test_command_line_warns_of_a_parameter_the_notebook_does_not_declare(tmp_pat
     path = _notebook(tmp_path / "p.ipynb", [("EPOCHS = None", ["parameters"]), ("1", [])])
     assert runner._main(["-p", "EPOCH=1", "--output-dir", str(tmp_path / "o"), str(path)]) == 0
     assert "has no parameter EPOCH in its cell tagged `parameters`" in capsys.readouterr().err
+
+
+def test_parameters_keep_their_python_types(tmp_path):
+    """papermill alone would inject a tuple, a set or a complex number as a string."""
+    values = {"T": (5, 20), "ONE": (1,), "NESTED": {"sizes": (5, 20), "names": ["a", (1, 2)]},
+              "S": {3, 1}, "C": 1 + 2j, "NOTHING": None, "TEXT": 'say "hi"', "F": 0.5}
+    path = _notebook(tmp_path / "types.ipynb", [
+        ("\n".join(f"{name} = None" for name in values), ["parameters"]),
+        ("print(repr((" + ", ".join(values) + ",)))", []),
+    ])
+    runner.execute_notebook(path, tmp_path / "out.ipynb", parameters=values)
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert out.cells[2].outputs[0].text == repr(tuple(values.values())) + "\n"

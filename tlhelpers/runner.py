@@ -143,6 +143,28 @@ def _failing_cell(nb) -> tuple[int, int | None, str | None]:
     return -1, None, None
 
 
+def _python_literals():
+    """papermill's translator of parameters into Python, but for tuples, sets and complex
+    numbers, which it would inject as strings: `(5, 20)` stays a tuple."""
+    from papermill.translators import PythonTranslator
+
+    class PythonLiterals(PythonTranslator):
+        @classmethod
+        def translate(cls, val):
+            if isinstance(val, tuple):
+                items = [cls.translate(item) for item in val]
+                return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+            if isinstance(val, set | frozenset):
+                items = sorted((cls.translate(item) for item in val))
+                text = f"{{{', '.join(items)}}}" if items else "set()"
+                return text if isinstance(val, set) else f"frozenset({text if items else ''})"
+            if isinstance(val, complex):
+                return repr(val)
+            return super().translate(val)
+
+    return PythonLiterals
+
+
 def execute_notebook(path: str | os.PathLike[str], output: str | os.PathLike[str],
                      parameters: dict | None = None, timeout: int = 1800) -> float:
     """Executes one notebook and writes it only if every cell ran.
@@ -177,6 +199,9 @@ def execute_notebook(path: str | os.PathLike[str], output: str | os.PathLike[str
         for cell in nb.cells:  # papermill reads every cell's tags
             cell.metadata.setdefault("tags", [])
         nb = parameterize_notebook(nb, parameters)
+        for cell in nb.cells:  # papermill writes tuples, sets and complex numbers as strings
+            if "injected-parameters" in cell.metadata["tags"]:
+                cell.source = _python_literals().codify(parameters, comment="Parameters")
         for cell in nb.cells:
             if not cell.metadata["tags"]:
                 del cell.metadata["tags"]
