@@ -155,7 +155,7 @@ def _python_literals():
                 items = [cls.translate(item) for item in val]
                 return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
             if isinstance(val, set | frozenset):
-                items = sorted((cls.translate(item) for item in val))
+                items = sorted(cls.translate(item) for item in val)
                 text = f"{{{', '.join(items)}}}" if items else "set()"
                 return text if isinstance(val, set) else f"frozenset({text if items else ''})"
             if isinstance(val, complex):
