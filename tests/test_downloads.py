@@ -88,3 +88,17 @@ def test_failed_url_reads_keras_bare_error():
     url = "https://example.org/a/b.gz"
     assert downloads.failed_url(Exception(f"URL fetch failure on {url}: None -- down")) == url
     assert downloads.failed_url(KeyError("other")) is None
+
+
+def test_fetch_extracts_again_when_the_archive_changes(tmp_path, isolated_cache):
+    path, digest = _archive(tmp_path)
+    out = downloads.fetch(path.as_uri(), digest, extract=True)
+    with tarfile.open(path, "w:gz") as tar:  # another archive under the same name
+        info = tarfile.TarInfo("photos/b/other.txt")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    new_digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert downloads.fetch(path.as_uri(), new_digest, extract=True) == out
+    assert (out / "photos" / "b" / "other.txt").read_bytes() == b"hi"
+    assert not (out / "photos" / "a").exists()
+

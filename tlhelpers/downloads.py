@@ -222,7 +222,9 @@ def fetch(url: str, sha256: str, fname: str | None = None, extract: bool = False
     """Downloads a file once into the cache, checks its SHA-256, and optionally extracts it.
 
     A cached copy whose checksum does not match (a partial download, say) is fetched
-    again. An archive is extracted once, next to it, into `<name>_extracted/`.
+    again. An archive is extracted once, next to it, into `<name>_extracted/`, and
+    extracted again when the archive there has another checksum than the one it was
+    extracted from.
 
     Args:
         url: where the file is.
@@ -263,8 +265,8 @@ def fetch(url: str, sha256: str, fname: str | None = None, extract: bool = False
     if not extract:
         return path
     out = folder / f"{fname.split('.')[0]}_extracted"
-    done = out / ".complete"
-    if not done.exists():
+    done = out / ".complete"  # holds the checksum of the archive it was extracted from
+    if not done.is_file() or done.read_text().strip() != sha256:
         shutil.rmtree(out, ignore_errors=True)
         with tarfile.open(path) as archive:
             archive.extractall(out, filter="data")
