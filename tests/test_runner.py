@@ -1,6 +1,7 @@
 """The notebook runner: parameters, intended errors, outputs without machine paths, and no
 half-written notebooks."""
 
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -204,3 +205,32 @@ def test_parameters_keep_their_python_types(tmp_path):
     runner.execute_notebook(path, tmp_path / "out.ipynb", parameters=values)
     out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     assert out.cells[2].outputs[0].text == repr(tuple(values.values())) + "\n"
+
+
+def test_a_stand_in_run_never_replaces_the_notebook(tmp_path, stand_ins):
+    path = _notebook(tmp_path / "nb.ipynb", [("print(1)", [])])
+    original = path.read_bytes()
+    with pytest.raises(ValueError, match="TLHELPERS_STAND_INS is set .* never replaces"):
+        runner.execute_notebook(path, path)
+    assert path.read_bytes() == original
+    with pytest.raises(SystemExit):  # the command line's in-place default, too
+        runner._main([str(path)])
+    assert path.read_bytes() == original
+
+
+def test_a_stand_in_kernel_builds_keras_applications_bases_with_random_weights(
+        tmp_path, stand_ins):
+    path = _notebook(tmp_path / "nb.ipynb", [
+        ("from tensorflow.keras.applications import VGG16\n"
+         "base = VGG16(weights='imagenet', include_top=False, input_shape=(32, 32, 3))\n"
+         "print(base.count_params(), sorted(n for n in dir() if not n.startswith('_')))", []),
+    ])
+    runner.execute_notebook(path, tmp_path / "out.ipynb")
+    outputs = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[0].outputs
+    assert [o.name for o in outputs] == ["stderr", "stdout"]
+    assert re.fullmatch(r"STAND-IN: VGG16 with random weights, not its ImageNet weights \(test "
+                        r"only: TLHELPERS_STAND_INS=<tmp>/\S*/stand-ins\.json\)\n",
+                        outputs[0].text)
+    # the kernel's start-up hook leaves no name behind
+    assert outputs[1].text == ("14714688 ['In', 'Out', 'VGG16', 'base', 'exit', 'get_ipython', "
+                               "'open', 'quit']\n")

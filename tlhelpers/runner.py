@@ -183,15 +183,38 @@ def execute_notebook(path: str | os.PathLike[str], output: str | os.PathLike[str
     Returns:
         The seconds it took.
 
+    Tests only: with `$TLHELPERS_STAND_INS` set (`tlhelpers.config.StandIns`), the
+    kernel starts by calling `tlhelpers.models.stand_in_keras_applications()`, so that
+    `keras.applications` called directly in a cell builds the stand-in bases with random
+    weights too; the executed notebook then shows a `STAND-IN:` line wherever a stand-in
+    was used, and may not replace the notebook it was run from.
+
     Raises:
         NotebookFailed: naming the notebook, the cell and the error; `output` is not
             written, the outputs up to the failure go to `<name>.failed.ipynb`.
+        ValueError: when stand-ins are set and `output` is the notebook itself.
+        tlhelpers.config.StandInsError: when the stand-ins file is malformed.
     """
     import nbclient
     import nbformat
     from papermill.parameterize import parameterize_notebook
 
+    from tlhelpers.config import STAND_INS_VARIABLE, stand_ins
+
     path, output = Path(path), Path(output)
+    kernel_arguments = ["--IPKernelApp.capture_fd_output=False"]
+    stand_in = stand_ins()
+    if stand_in is not None:
+        if output.resolve() == path.resolve():
+            raise ValueError(
+                f"{STAND_INS_VARIABLE} is set ({stand_in.path}): a run on stand-ins never "
+                f"replaces a notebook's stored outputs. Received: output={str(output)!r}, the "
+                "notebook itself. Write it elsewhere (--output-dir), or unset "
+                f"{STAND_INS_VARIABLE}."
+            )
+        kernel_arguments.append(  # no name is left in the notebook's namespace
+            "--IPKernelApp.exec_lines=__import__('tlhelpers.models', fromlist=['_'])"
+            ".stand_in_keras_applications()")
     start = time.perf_counter()
     nb = nbformat.read(path, as_version=4)
     if parameters:
@@ -210,7 +233,7 @@ def execute_notebook(path: str | os.PathLike[str], output: str | os.PathLike[str
         timeout=timeout,
         kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"),
         resources={"metadata": {"path": str(path.parent.resolve())}},
-        extra_arguments=["--IPKernelApp.capture_fd_output=False"],
+        extra_arguments=kernel_arguments,
     )
     repository = Path.cwd()
     failure = None
@@ -306,6 +329,8 @@ def notebook_parameters(path: str | os.PathLike[str]) -> list[str]:
 
 
 def _main(argv: list[str] | None = None) -> int:
+    from tlhelpers.config import STAND_INS_VARIABLE, StandInsError, stand_ins
+
     parser = argparse.ArgumentParser(prog="python -m tlhelpers.runner", description=__doc__)
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--profile", default=DEFAULT_PROFILE,
@@ -332,6 +357,13 @@ def _main(argv: list[str] | None = None) -> int:
     if parameters and args.output_dir is None:
         parser.error("--output-dir is required with a non-default --profile or with -p, so "
                      "that the stored tiny-profile outputs stay as they are")
+    try:
+        stand_in = stand_ins()
+    except StandInsError as err:
+        parser.error(str(err))
+    if stand_in is not None and args.output_dir is None:
+        parser.error(f"--output-dir is required while {STAND_INS_VARIABLE} is set "
+                     f"({stand_in.path}): a run on stand-ins never replaces the stored outputs")
     missing = [str(p) for p in args.notebooks if not p.is_file()]
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
