@@ -125,3 +125,45 @@ def test_announce_stand_in_prints_one_line_to_stderr(stand_ins, capsys):
     assert captured.err == (f"STAND-IN: VGG16 with random weights (test only: "
                             f"TLHELPERS_STAND_INS={stand_ins.path})\n")
 
+
+@pytest.fixture
+def float32_policy():
+    import keras
+
+    keras.mixed_precision.set_global_policy("float32")
+    yield keras
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def test_mixed_precision_stays_off_without_a_gpu(float32_policy, monkeypatch):
+    keras = float32_policy
+    monkeypatch.setattr(config, "_gpu_visible", lambda: False)
+    assert config.set_mixed_precision(True) == (
+        "float32 (no GPU visible: mixed precision left off)")
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert config.set_mixed_precision(False) == "float32"
+
+
+def test_mixed_precision_on_where_a_gpu_is_visible(float32_policy, monkeypatch):
+    keras = float32_policy
+    monkeypatch.setattr(config, "_gpu_visible", lambda: True)
+    assert config.set_mixed_precision(True) == "mixed_float16"
+    layer = keras.layers.Dense(2)
+    layer.build((None, 3))
+    assert (layer.compute_dtype, layer.variable_dtype) == ("float16", "float32")
+    assert config.set_mixed_precision(False) == "float32"
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_mixed_precision_sees_this_machine(float32_policy):
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    assert config.set_mixed_precision(True) == (
+        "mixed_float16" if gpus else "float32 (no GPU visible: mixed precision left off)")
+
+
+@pytest.mark.parametrize("enabled", ["yes", 1, None])
+def test_mixed_precision_wants_a_bool(enabled):
+    with pytest.raises(ValueError, match=f"Received: `enabled={enabled!r}`"):
+        config.set_mixed_precision(enabled)
