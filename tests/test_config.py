@@ -138,10 +138,14 @@ def float32_policy():
 def test_mixed_precision_stays_off_without_a_gpu(float32_policy, monkeypatch):
     keras = float32_policy
     monkeypatch.setattr(config, "_gpu_visible", lambda: False)
+    keras.mixed_precision.set_global_policy("mixed_float16")  # set by hand earlier, say
     assert config.set_mixed_precision(True) == (
         "float32 (no GPU visible: mixed precision left off)")
     assert keras.mixed_precision.global_policy().name == "float32"
     assert config.set_mixed_precision(False) == "float32"
+    layer = keras.layers.Dense(2)
+    layer.build((None, 3))
+    assert (layer.compute_dtype, layer.variable_dtype) == ("float32", "float32")
 
 
 def test_mixed_precision_on_where_a_gpu_is_visible(float32_policy, monkeypatch):

@@ -180,33 +180,32 @@ def set_mixed_precision(enabled: bool) -> str:
     Under `mixed_float16` layers compute in float16 and keep their weights in float32:
     on a GPU with tensor cores (compute capability 7.0 or newer: V100, T4, A100, ...)
     that is faster and halves the memory of the activations. A CPU gains nothing from
-    it, so without a visible GPU the policy is left as it is. Call it before building
+    it (it is slower there), so without a visible GPU the policy is `float32`, whatever
+    was asked. Call it before building
     the model: a layer takes the global policy when it is created. Keep the model's
     output in float32, as the Keras mixed-precision guide advises, by giving the last
     layer `dtype="float32"` (for example `keras.layers.Activation("softmax",
     dtype="float32")`).
 
     Args:
-        enabled: `True` to use `mixed_float16` when a GPU is visible; `False` sets the
-            policy back to `float32`.
+        enabled: `True` for `mixed_float16` when a GPU is visible; `False` for `float32`.
 
     Returns:
-        The global policy's name afterwards (`"mixed_float16"` or `"float32"`), and,
-        when mixed precision was asked for without a GPU, a short note of why it is
-        off: `"float32 (no GPU visible: mixed precision left off)"`.
+        The global policy's name afterwards: `"mixed_float16"`, or `"float32"`; when
+        mixed precision was asked for without a GPU, with a short note of why:
+        `"float32 (no GPU visible: mixed precision left off)"`.
+
+    Raises:
+        ValueError: if `enabled` is not a bool.
     """
     if not isinstance(enabled, bool | np.bool_):
         raise ValueError(f"`enabled` must be True or False. Received: `enabled={enabled!r}`.")
     import keras
 
-    if not enabled:
-        keras.mixed_precision.set_global_policy("float32")
-        return keras.mixed_precision.global_policy().name
-    if not _gpu_visible():
-        return (f"{keras.mixed_precision.global_policy().name} "
-                "(no GPU visible: mixed precision left off)")
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    return keras.mixed_precision.global_policy().name
+    on = enabled and _gpu_visible()
+    keras.mixed_precision.set_global_policy("mixed_float16" if on else "float32")
+    name = keras.mixed_precision.global_policy().name
+    return f"{name} (no GPU visible: mixed precision left off)" if enabled and not on else name
 
 
 def _gpu_visible() -> bool:
