@@ -68,8 +68,9 @@ RUNS: dict[str, StandInRun] = {
         parameters={
             "PROFILE": "full",
             "NUM_SEEDS": 1,
-            # the smallest sizes the code accepts: 130 pool images give each target
-            # class the 20 labelled images the sweep draws
+            # small, for when the run gets past section 3: 130 pool images give each
+            # target class the 20 labelled images the sweep draws; section 6's ImageNet
+            # probe sends the 130 + 50 target images through VGG16 at 224 x 224
             "SIZES_OVERRIDE": {
                 "source_images": 500, "source_epochs": 1, "pool_images": 130,
                 "test_images": 50, "labels_per_class": (5, 20), "depth_images": 300,
