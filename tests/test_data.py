@@ -1,7 +1,10 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from tlhelpers import data
+from tlhelpers.downloads import DownloadError
 
 
 def test_bundled_tiny_set_is_stratified_and_licensed():
@@ -216,3 +219,76 @@ def test_a_cached_pipeline_gives_the_same_images_and_reshuffles_every_epoch():
             sorted(map(bytes, reference.reshape(600, -1).astype(np.uint8)))
     np.testing.assert_array_equal(next(iter(cached.test_ds))[0].numpy(),
                                   next(iter(plain.test_ds))[0].numpy())
+
+
+def _no_downloads(monkeypatch):
+    """Records every call of `keras.utils.get_file` that would go to the network."""
+    import keras
+
+    calls = []
+    real_get_file = keras.utils.get_file
+
+    def get_file(fname, origin, file_hash=None, cache_subdir="datasets", **kwargs):
+        calls.append((fname, file_hash))
+        target = Path(cache_subdir) / fname
+        if not target.is_file():
+            raise Exception(f"URL fetch failure on {origin}: None -- offline in this test")
+        return real_get_file(fname, origin, file_hash=file_hash, cache_subdir=cache_subdir,
+                             **kwargs)
+
+    monkeypatch.setattr(keras.utils, "get_file", get_file)
+    return calls
+
+
+def test_stand_in_flowers_come_from_the_cache_and_say_so(stand_ins, monkeypatch, capsys):
+    calls = _no_downloads(monkeypatch)
+    folder = data.dataset_path("flowers")
+    assert folder == stand_ins.cache / "downloads" / "flower_photos_extracted" / "flower_photos"
+    assert calls == [("flower_photos.tgz", stand_ins.sha256)]
+    assert capsys.readouterr().err == (
+        "STAND-IN: data set 'flowers' from a stand-in archive, not the real flower_photos.tgz "
+        f"(test only: TLHELPERS_STAND_INS={stand_ins.path})\n")
+    loaded = data.load_dataset("flowers", (224, 224), batch_size=32, verbose=False)
+    assert loaded.class_names == ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
+    assert [loaded.index.counts(s) for s in ("train", "val", "test")] == [
+        [6] * 5, [1] * 5, [1] * 5]
+    assert [p.name for p in loaded.index.skipped] == ["LICENSE.txt"]
+    images, labels = next(iter(loaded.train_ds))
+    assert images.shape == (30, 224, 224, 3) and labels.shape == (30, 5)
+
+
+def test_without_stand_ins_the_real_checksum_is_asked_for(stand_ins, monkeypatch, capsys):
+    monkeypatch.delenv("TLHELPERS_STAND_INS")
+    calls = _no_downloads(monkeypatch)
+    (stand_ins.cache / "downloads" / "flower_photos.tgz").unlink()
+    with pytest.raises(DownloadError, match="Could not download flower_photos.tgz"):
+        data.dataset_path("flowers")
+    assert calls == [("flower_photos.tgz", data.DATASETS["flowers"].sha256)]
+    assert "STAND-IN" not in capsys.readouterr().err
+
+
+def test_a_missing_or_different_stand_in_archive_is_named_and_nothing_downloaded(
+        stand_ins, monkeypatch):
+    calls = _no_downloads(monkeypatch)
+    archive = stand_ins.cache / "downloads" / "flower_photos.tgz"
+    stand_ins.write({"datasets": {"flowers": {"sha256": "0" * 64}}})
+    with pytest.raises(DownloadError) as info:
+        data.dataset_path("flowers")
+    assert str(info.value) == (
+        f"The stand-in archive {archive} has SHA-256 {stand_ins.sha256}, but the stand-ins file "
+        f"{stand_ins.path} expects {'0' * 64}. Write the archive's own SHA-256 into the "
+        "stand-ins file, or unset TLHELPERS_STAND_INS to download the real file.")
+    archive.unlink()
+    with pytest.raises(DownloadError, match=f"but there is none at {archive}. Put the stand-in "
+                                            "archive there"):
+        data.dataset_path("flowers")
+    assert calls == []
+
+
+def test_a_malformed_stand_ins_file_stops_the_data_cell(stand_ins):
+    from tlhelpers.config import StandInsError
+
+    stand_ins.write('{"datasets": {"flowers": {}}')
+    with pytest.raises(StandInsError, match=f"Stand-ins file {stand_ins.path} .*not valid JSON"):
+        data.dataset_path("flowers")
+    assert data.dataset_path("fashion-mnist-tiny").is_dir()  # bundled: no stand-in consulted

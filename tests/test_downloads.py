@@ -88,3 +88,30 @@ def test_failed_url_reads_keras_bare_error():
     url = "https://example.org/a/b.gz"
     assert downloads.failed_url(Exception(f"URL fetch failure on {url}: None -- down")) == url
     assert downloads.failed_url(KeyError("other")) is None
+
+
+def test_fetch_extracts_again_when_the_archive_changes(tmp_path, isolated_cache):
+    path, digest = _archive(tmp_path)
+    out = downloads.fetch(path.as_uri(), digest, extract=True)
+    with tarfile.open(path, "w:gz") as tar:  # another archive under the same name
+        info = tarfile.TarInfo("photos/b/other.txt")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    new_digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert downloads.fetch(path.as_uri(), new_digest, extract=True) == out
+    assert (out / "photos" / "b" / "other.txt").read_bytes() == b"hi"
+    assert not (out / "photos" / "a").exists()
+
+
+def test_stand_in_archive_is_found_in_the_cache_or_named(tmp_path, isolated_cache):
+    url = "https://example.org/data/photos.tgz"
+    with pytest.raises(downloads.DownloadError, match="serves photos.tgz from a stand-in "
+                       "archive, but there is none at"):
+        downloads.stand_in_archive(url, "0" * 64, tmp_path / "s.json")
+    archive, digest = _archive(tmp_path)
+    cached = isolated_cache / "downloads" / "photos.tgz"
+    cached.write_bytes(archive.read_bytes())
+    assert downloads.stand_in_archive(url, digest.upper(), tmp_path / "s.json") == cached
+    with pytest.raises(downloads.DownloadError, match=f"has SHA-256 {digest}, but the "
+                       f"stand-ins file {tmp_path / 's.json'} expects {'1' * 64}"):
+        downloads.stand_in_archive(url, "1" * 64, tmp_path / "s.json")

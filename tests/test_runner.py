@@ -1,6 +1,7 @@
 """The notebook runner: parameters, intended errors, outputs without machine paths, and no
 half-written notebooks."""
 
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -124,3 +125,112 @@ def test_sanitize_text_replaces_machine_paths_only():
         "<tmp>/<tmpdir>/h.npz\n"
         f"{Path.home()}x/not-home\n"
         "val_accuracy 0.750 in 12/19 batches\n")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("EPOCHS=2", ("EPOCHS", 2)),
+    ("LR=1e-3", ("LR", 1e-3)),
+    ("DATA_DIR=None", ("DATA_DIR", None)),
+    ("FAST=True", ("FAST", True)),
+    ("SIZES=(5, 20)", ("SIZES", (5, 20))),
+    ("SIZES_OVERRIDE={'source_images': 500}", ("SIZES_OVERRIDE", {"source_images": 500})),
+    ("NAME='full'", ("NAME", "full")),
+    ("NAME=full", ("NAME", "full")),  # not a literal: kept as the string
+    ("DATA_DIR=/data/my photos", ("DATA_DIR", "/data/my photos")),
+    ("EXPR=1 + 2j", ("EXPR", 1 + 2j)),
+    ("EMPTY=", ("EMPTY", "")),
+    ("NOTE=a=b", ("NOTE", "a=b")),
+])
+def test_parse_parameter_reads_literals_and_falls_back_to_the_string(text, expected):
+    assert runner.parse_parameter(text) == expected
+
+
+@pytest.mark.parametrize("text", ["EPOCHS", "=2", "2X=1", "my-key=1"])
+def test_parse_parameter_rejects_what_is_not_key_equals_value(text):
+    with pytest.raises(ValueError, match=f"KEY=VALUE.*Received: `{text}`"):
+        runner.parse_parameter(text)
+
+
+def test_notebook_parameters_are_the_names_the_parameters_cell_assigns(tmp_path):
+    path = _notebook(tmp_path / "p.ipynb", [
+        ("import os\nPROFILE = 'tiny'  # a comment\nSEED: int = 0\nA = B = None\nSEED = 1",
+         ["parameters"]),
+        ("OTHER = 1", []),
+    ])
+    assert runner.notebook_parameters(path) == ["PROFILE", "SEED", "A", "B"]
+    assert runner.notebook_parameters(_notebook(tmp_path / "none.ipynb", [("X = 1", [])])) == []
+
+
+def test_command_line_injects_parameters_on_top_of_the_profile(tmp_path, capsys):
+    path = _notebook(tmp_path / "p.ipynb", [
+        ("PROFILE = 'tiny'\nX = 1\nSIZES = None\nNAME = 'a'", ["parameters"]),
+        ("print(PROFILE, X * 10, repr(SIZES), NAME)", []),
+    ])
+    out = tmp_path / "out"
+    assert runner._main(["--profile", "full", "-p", "X=4", "--parameter", "SIZES=(5, 20)",
+                         "-p", "NAME=b c", "--output-dir", str(out), str(path)]) == 0
+    assert "parameters: PROFILE='full', X=4, SIZES=(5, 20), NAME='b c'" in capsys.readouterr().out
+    executed = nbformat.read(out / "p.ipynb", as_version=4)
+    assert executed.cells[2].outputs[0].text == "full 40 (5, 20) b c\n"  # a tuple, not a str
+    assert nbformat.read(path, as_version=4).cells[1].outputs == []  # the original untouched
+
+
+def test_command_line_parameters_need_an_output_folder_and_a_valid_form(tmp_path, capsys):
+    path = _notebook(tmp_path / "p.ipynb", [("X = 1", ["parameters"])])
+    for argv, message in [
+        (["-p", "X=2", str(path)], "--output-dir is required"),
+        (["-p", "X", "--output-dir", str(tmp_path), str(path)], "KEY=VALUE"),
+        (["-p", "PROFILE=full", "--output-dir", str(tmp_path), str(path)], "with --profile"),
+    ]:
+        with pytest.raises(SystemExit) as info:
+            runner._main(argv)
+        assert info.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+def test_command_line_warns_of_a_parameter_the_notebook_does_not_declare(tmp_path, capsys):
+    path = _notebook(tmp_path / "p.ipynb", [("EPOCHS = None", ["parameters"]), ("1", [])])
+    assert runner._main(["-p", "EPOCH=1", "--output-dir", str(tmp_path / "o"), str(path)]) == 0
+    assert "has no parameter EPOCH in its cell tagged `parameters`" in capsys.readouterr().err
+
+
+def test_parameters_keep_their_python_types(tmp_path):
+    """papermill alone would inject a tuple, a set or a complex number as a string."""
+    values = {"T": (5, 20), "ONE": (1,), "NESTED": {"sizes": (5, 20), "names": ["a", (1, 2)]},
+              "S": {3, 1}, "C": 1 + 2j, "NOTHING": None, "TEXT": 'say "hi"', "F": 0.5}
+    path = _notebook(tmp_path / "types.ipynb", [
+        ("\n".join(f"{name} = None" for name in values), ["parameters"]),
+        ("print(repr((" + ", ".join(values) + ",)))", []),
+    ])
+    runner.execute_notebook(path, tmp_path / "out.ipynb", parameters=values)
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert out.cells[2].outputs[0].text == repr(tuple(values.values())) + "\n"
+
+
+def test_a_stand_in_run_never_replaces_the_notebook(tmp_path, stand_ins):
+    path = _notebook(tmp_path / "nb.ipynb", [("print(1)", [])])
+    original = path.read_bytes()
+    with pytest.raises(ValueError, match="TLHELPERS_STAND_INS is set .* never replaces"):
+        runner.execute_notebook(path, path)
+    assert path.read_bytes() == original
+    with pytest.raises(SystemExit):  # the command line's in-place default, too
+        runner._main([str(path)])
+    assert path.read_bytes() == original
+
+
+def test_a_stand_in_kernel_builds_keras_applications_bases_with_random_weights(
+        tmp_path, stand_ins):
+    path = _notebook(tmp_path / "nb.ipynb", [
+        ("from tensorflow.keras.applications import VGG16\n"
+         "base = VGG16(weights='imagenet', include_top=False, input_shape=(32, 32, 3))\n"
+         "print(base.count_params(), sorted(n for n in dir() if not n.startswith('_')))", []),
+    ])
+    runner.execute_notebook(path, tmp_path / "out.ipynb")
+    outputs = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[0].outputs
+    assert [o.name for o in outputs] == ["stderr", "stdout"]
+    assert re.fullmatch(r"STAND-IN: VGG16 with random weights, not its ImageNet weights \(test "
+                        r"only: TLHELPERS_STAND_INS=<tmp>/\S*/stand-ins\.json\)\n",
+                        outputs[0].text)
+    # the kernel's start-up hook leaves no name behind
+    assert outputs[1].text == ("14714688 ['In', 'Out', 'VGG16', 'base', 'exit', 'get_ipython', "
+                               "'open', 'quit']\n")

@@ -193,3 +193,77 @@ def test_fine_tune_unfreezes_blocks_continues_the_epochs_and_merges(capsys):
     assert len(merged["val_accuracy"]) == 4 and merged["loss"][:2] == first.history["loss"]
     with pytest.raises(ValueError, match="different metrics"):
         training.merge_histories({"loss": [1.0]}, {"acc": [0.5]})
+
+
+_TWO_CPU_REPLICAS = """
+import json
+
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]  # before TensorFlow initialises
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import keras
+import numpy as np
+
+from tlhelpers import config, training
+
+config.set_seed(0)
+default = training.distribution_strategy()  # no GPU here: the default strategy
+strategy = training.distribution_strategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(0.02),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+x = np.random.default_rng(0).normal(size=(256, 4)).astype("float32")
+y = (x[:, 0] + x[:, 1] > 0).astype("int64")
+history = model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(32), epochs=4,
+                    verbose=0)
+print(json.dumps({
+    "cpus": len(tf.config.list_logical_devices("CPU")),
+    "default": [type(default).__name__, default.num_replicas_in_sync,
+                default is tf.distribute.get_strategy()],
+    "mirrored": [type(strategy).__name__, strategy.num_replicas_in_sync,
+                 sorted(strategy.extended.worker_devices)],
+    "variable": type(model.weights[0].value).__name__,
+    "loss": history.history["loss"],
+    "accuracy": history.history["accuracy"],
+}))
+"""
+
+
+def test_distribution_strategy_trains_on_two_logical_cpus():
+    """Data parallelism where no second GPU exists: the CPU split in two logical devices,
+    in a subprocess, since devices are configured before TensorFlow initialises."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", _TWO_CPU_REPLICAS], capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["cpus"] == 2
+    assert out["default"] == ["_DefaultDistributionStrategy", 1, True]
+    assert out["mirrored"] == ["MirroredStrategy", 2, [
+        "/job:localhost/replica:0/task:0/device:CPU:0",
+        "/job:localhost/replica:0/task:0/device:CPU:1"]]
+    assert out["variable"] == "MirroredVariable"  # one copy of each weight per device
+    loss = out["loss"]
+    assert loss[-1] < 0.8 * loss[0], loss
+    assert all(a > b for a, b in zip(loss, loss[1:], strict=False)), loss
+    assert out["accuracy"][-1] > 0.8, out["accuracy"]
+
+
+@pytest.mark.parametrize("devices", ["/cpu:0", [], ["/cpu:0", 1]])
+def test_distribution_strategy_names_bad_devices(devices):
+    with pytest.raises(ValueError, match=re.escape(f"Received: `devices={devices!r}`")):
+        training.distribution_strategy(devices)
+
+
+def test_distribution_strategy_without_several_gpus_is_the_default():
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        pytest.skip("several GPUs here: see the two-CPU test for the mirrored case")
+    assert training.distribution_strategy() is tf.distribute.get_strategy()

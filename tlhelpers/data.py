@@ -141,7 +141,9 @@ def dataset_path(name: str) -> Path:
 
     Raises:
         ValueError: for an unknown name.
-        tlhelpers.downloads.DownloadError: when a download fails or its checksum differs.
+        tlhelpers.downloads.DownloadError: when a download fails or its checksum differs;
+            under test-only stand-ins (`tlhelpers.config.StandIns`), when the stand-in
+            archive is not in the download cache or has another checksum.
     """
     if name not in DATASETS:
         known = ", ".join(repr(key) for key in DATASETS)
@@ -149,8 +151,16 @@ def dataset_path(name: str) -> Path:
     spec = DATASETS[name]
     if spec.url is None:
         return Path(str(resources.files("tlhelpers") / "datasets" / spec.subfolder))
-    from tlhelpers.downloads import fetch
+    from tlhelpers.config import announce_stand_in, stand_ins
+    from tlhelpers.downloads import fetch, stand_in_archive
 
+    stand_in = stand_ins()
+    if stand_in is not None and name in stand_in.datasets:
+        sha256 = stand_in.datasets[name]
+        stand_in_archive(spec.url, sha256, stand_in.path)  # there, or an error; no download
+        announce_stand_in(f"data set {name!r} from a stand-in archive, not the real "
+                          f"{spec.url.rsplit('/', 1)[-1]}", stand_in)
+        return fetch(spec.url, sha256, extract=True) / spec.subfolder
     return fetch(spec.url, spec.sha256, extract=True) / spec.subfolder
 
 

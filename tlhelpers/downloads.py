@@ -40,6 +40,7 @@ __all__ = [
     "keras_cache_folder",
     "keras_home",
     "seed_keras_cache",
+    "stand_in_archive",
     "verify_cached_weights",
 ]
 
@@ -222,7 +223,9 @@ def fetch(url: str, sha256: str, fname: str | None = None, extract: bool = False
     """Downloads a file once into the cache, checks its SHA-256, and optionally extracts it.
 
     A cached copy whose checksum does not match (a partial download, say) is fetched
-    again. An archive is extracted once, next to it, into `<name>_extracted/`.
+    again. An archive is extracted once, next to it, into `<name>_extracted/`, and
+    extracted again when the archive there has another checksum than the one it was
+    extracted from.
 
     Args:
         url: where the file is.
@@ -263,13 +266,53 @@ def fetch(url: str, sha256: str, fname: str | None = None, extract: bool = False
     if not extract:
         return path
     out = folder / f"{fname.split('.')[0]}_extracted"
-    done = out / ".complete"
-    if not done.exists():
+    done = out / ".complete"  # holds the checksum of the archive it was extracted from
+    if not done.is_file() or done.read_text().strip() != sha256:
         shutil.rmtree(out, ignore_errors=True)
         with tarfile.open(path) as archive:
             archive.extractall(out, filter="data")
         done.write_text(sha256)
     return out
+
+
+def stand_in_archive(url: str, sha256: str, stand_ins_file: str | os.PathLike[str],
+                     fname: str | None = None) -> Path:
+    """Finds the test-only stand-in of a download in the cache; never downloads.
+
+    A stand-in (see `tlhelpers.config.StandIns`) lies in `cache_dir("downloads")` under
+    the file name `fetch` would download to, with a SHA-256 of its own. Checking it here
+    first means a missing or wrong stand-in is reported as such, and `fetch`, which then
+    finds the file in place, never goes to the internet for it.
+
+    Args:
+        url: the real download's URL (its last part is the file name).
+        sha256: the stand-in archive's SHA-256, from the stand-ins file.
+        stand_ins_file: the stand-ins file, for the message.
+        fname: the file name in the cache; defaults to the URL's last part.
+
+    Returns:
+        The stand-in archive's path.
+
+    Raises:
+        DownloadError: when the archive is missing, or its SHA-256 is not `sha256`.
+    """
+    from tlhelpers.config import cache_dir
+
+    path = cache_dir("downloads") / (fname or url.rsplit("/", 1)[-1])
+    if not path.is_file():
+        raise DownloadError(
+            f"The stand-ins file {stand_ins_file} serves {path.name} from a stand-in archive, "
+            f"but there is none at {path}. Put the stand-in archive there (tests build it), "
+            "or unset TLHELPERS_STAND_INS to download the real file."
+        )
+    actual = file_sha256(path)
+    if actual != sha256.lower():
+        raise DownloadError(
+            f"The stand-in archive {path} has SHA-256 {actual}, but the stand-ins file "
+            f"{stand_ins_file} expects {sha256}. Write the archive's own SHA-256 into the "
+            "stand-ins file, or unset TLHELPERS_STAND_INS to download the real file."
+        )
+    return path
 
 
 def seed_keras_cache(source: str | os.PathLike[str], dest: str | os.PathLike[str] | None = None

@@ -2,10 +2,12 @@
 
     python -m tlhelpers.runner notebooks/*.ipynb                # tiny profile, in place
     python -m tlhelpers.runner --profile full --output-dir out notebooks/01_nine_steps.ipynb
+    python -m tlhelpers.runner -p EPOCHS=2 -p SEED=1 --output-dir out notebooks/01_nine_steps.ipynb
 
 With the default profile the executed notebooks replace the originals (their outputs
 are what the book shows and what `pytest --nbval` compares against); with another
-profile they go to `--output-dir`. A notebook is written only when it ran to the end:
+profile, or with parameters of their own (`-p KEY=VALUE`, repeatable, on top of
+`--profile`), they go to `--output-dir`. A notebook is written only when it ran to the end:
 a failing one leaves the original untouched, is reported with its cell and error, and
 its partial outputs go to `<name>.failed.ipynb` beside it. A cell tagged
 `raises-exception` that did not raise counts as a failure too.
@@ -22,6 +24,7 @@ Used by `make notebooks` (stored outputs) and `make book` (a copy built into HTM
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
 import sys
@@ -30,8 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["NotebookFailed", "execute_notebook", "sanitize_outputs", "sanitize_text",
-           "strip_volatile_metadata"]
+__all__ = ["NotebookFailed", "execute_notebook", "notebook_parameters", "parse_parameter",
+           "sanitize_outputs", "sanitize_text", "strip_volatile_metadata"]
 
 DEFAULT_PROFILE = "tiny"
 
@@ -140,6 +143,28 @@ def _failing_cell(nb) -> tuple[int, int | None, str | None]:
     return -1, None, None
 
 
+def _python_literals():
+    """papermill's translator of parameters into Python, but for tuples, sets and complex
+    numbers, which it would inject as strings: `(5, 20)` stays a tuple."""
+    from papermill.translators import PythonTranslator
+
+    class PythonLiterals(PythonTranslator):
+        @classmethod
+        def translate(cls, val):
+            if isinstance(val, tuple):
+                items = [cls.translate(item) for item in val]
+                return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+            if isinstance(val, set | frozenset):
+                items = sorted(cls.translate(item) for item in val)
+                text = f"{{{', '.join(items)}}}" if items else "set()"
+                return text if isinstance(val, set) else f"frozenset({text if items else ''})"
+            if isinstance(val, complex):
+                return repr(val)
+            return super().translate(val)
+
+    return PythonLiterals
+
+
 def execute_notebook(path: str | os.PathLike[str], output: str | os.PathLike[str],
                      parameters: dict | None = None, timeout: int = 1800) -> float:
     """Executes one notebook and writes it only if every cell ran.
@@ -158,15 +183,38 @@ def execute_notebook(path: str | os.PathLike[str], output: str | os.PathLike[str
     Returns:
         The seconds it took.
 
+    Tests only: with `$TLHELPERS_STAND_INS` set (`tlhelpers.config.StandIns`), the
+    kernel starts by calling `tlhelpers.models.stand_in_keras_applications()`, so that
+    `keras.applications` called directly in a cell builds the stand-in bases with random
+    weights too; the executed notebook then shows a `STAND-IN:` line wherever a stand-in
+    was used, and may not replace the notebook it was run from.
+
     Raises:
         NotebookFailed: naming the notebook, the cell and the error; `output` is not
             written, the outputs up to the failure go to `<name>.failed.ipynb`.
+        ValueError: when stand-ins are set and `output` is the notebook itself.
+        tlhelpers.config.StandInsError: when the stand-ins file is malformed.
     """
     import nbclient
     import nbformat
     from papermill.parameterize import parameterize_notebook
 
+    from tlhelpers.config import STAND_INS_VARIABLE, stand_ins
+
     path, output = Path(path), Path(output)
+    kernel_arguments = ["--IPKernelApp.capture_fd_output=False"]
+    stand_in = stand_ins()
+    if stand_in is not None:
+        if output.resolve() == path.resolve():
+            raise ValueError(
+                f"{STAND_INS_VARIABLE} is set ({stand_in.path}): a run on stand-ins never "
+                f"replaces a notebook's stored outputs. Received: output={str(output)!r}, the "
+                "notebook itself. Write it elsewhere (--output-dir), or unset "
+                f"{STAND_INS_VARIABLE}."
+            )
+        kernel_arguments.append(  # no name is left in the notebook's namespace
+            "--IPKernelApp.exec_lines=__import__('tlhelpers.models', fromlist=['_'])"
+            ".stand_in_keras_applications()")
     start = time.perf_counter()
     nb = nbformat.read(path, as_version=4)
     if parameters:
@@ -174,6 +222,9 @@ def execute_notebook(path: str | os.PathLike[str], output: str | os.PathLike[str
         for cell in nb.cells:  # papermill reads every cell's tags
             cell.metadata.setdefault("tags", [])
         nb = parameterize_notebook(nb, parameters)
+        for cell in nb.cells:  # papermill writes tuples, sets and complex numbers as strings
+            if "injected-parameters" in cell.metadata["tags"]:
+                cell.source = _python_literals().codify(parameters, comment="Parameters")
         for cell in nb.cells:
             if not cell.metadata["tags"]:
                 del cell.metadata["tags"]
@@ -182,7 +233,7 @@ def execute_notebook(path: str | os.PathLike[str], output: str | os.PathLike[str
         timeout=timeout,
         kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"),
         resources={"metadata": {"path": str(path.parent.resolve())}},
-        extra_arguments=["--IPKernelApp.capture_fd_output=False"],
+        extra_arguments=kernel_arguments,
     )
     repository = Path.cwd()
     failure = None
@@ -220,24 +271,111 @@ def execute_notebook(path: str | os.PathLike[str], output: str | os.PathLike[str
     return time.perf_counter() - start
 
 
+def parse_parameter(text: str) -> tuple[str, object]:
+    """Reads one `-p KEY=VALUE` of the command line.
+
+    The value is read as a Python literal (`ast.literal_eval`: `1`, `0.5`, `None`,
+    `True`, `'text'`, `(5, 20)`, `{'source_images': 500}`); anything else is kept as the
+    string it is (`DATA_DIR=/data/photos`, `PROFILE=full`).
+
+    Args:
+        text: `KEY=VALUE`, where `KEY` is a Python name.
+
+    Returns:
+        `(key, value)`.
+
+    Raises:
+        ValueError: when `text` has no `=` or `KEY` is not a Python name.
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise ValueError(
+            f"A parameter is written KEY=VALUE, KEY a Python name. Received: `{text}`. "
+            "For example: -p EPOCHS=2 or -p DATA_DIR=/data/photos."
+        )
+    try:
+        value = ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        value = raw
+    return key, value
+
+
+def notebook_parameters(path: str | os.PathLike[str]) -> list[str]:
+    """The names a notebook's cell tagged `parameters` assigns, in order.
+
+    Args:
+        path: the notebook.
+
+    Returns:
+        The names (empty when the notebook has no such cell, or it does not parse).
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                return []
+            names = []
+            for node in tree.body:
+                targets = (node.targets if isinstance(node, ast.Assign)
+                           else [node.target] if isinstance(node, ast.AnnAssign) else [])
+                names += [t.id for t in targets if isinstance(t, ast.Name) and t.id not in names]
+            return names
+    return []
+
+
 def _main(argv: list[str] | None = None) -> int:
+    from tlhelpers.config import STAND_INS_VARIABLE, StandInsError, stand_ins
+
     parser = argparse.ArgumentParser(prog="python -m tlhelpers.runner", description=__doc__)
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--profile", default=DEFAULT_PROFILE,
                         help="the PROFILE parameter (default: tiny, written in place)")
+    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
+                        dest="parameters",
+                        help="a notebook parameter, on top of --profile (repeatable); VALUE is "
+                             "read as a Python literal, else kept as a string: -p EPOCHS=2 "
+                             "-p DATA_DIR=/data/photos -p \"SIZES_OVERRIDE={'source_images': "
+                             "500}\"")
     parser.add_argument("--output-dir", type=Path,
-                        help="where executed notebooks go (required unless --profile tiny)")
+                        help="where executed notebooks go (required unless --profile tiny "
+                             "without -p)")
     args = parser.parse_args(argv)
-    if args.profile != DEFAULT_PROFILE and args.output_dir is None:
-        parser.error("--output-dir is required with a non-default --profile, so that the "
-                     "stored tiny-profile outputs stay as they are")
+    parameters = {} if args.profile == DEFAULT_PROFILE else {"PROFILE": args.profile}
+    for text in args.parameters:
+        try:
+            key, value = parse_parameter(text)
+        except ValueError as err:
+            parser.error(str(err))
+        if key == "PROFILE":
+            parser.error(f"set the profile with --profile, not -p. Received: `-p {text}`")
+        parameters[key] = value
+    if parameters and args.output_dir is None:
+        parser.error("--output-dir is required with a non-default --profile or with -p, so "
+                     "that the stored tiny-profile outputs stay as they are")
+    try:
+        stand_in = stand_ins()
+    except StandInsError as err:
+        parser.error(str(err))
+    if stand_in is not None and args.output_dir is None:
+        parser.error(f"--output-dir is required while {STAND_INS_VARIABLE} is set "
+                     f"({stand_in.path}): a run on stand-ins never replaces the stored outputs")
     missing = [str(p) for p in args.notebooks if not p.is_file()]
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
-    parameters = {} if args.profile == DEFAULT_PROFILE else {"PROFILE": args.profile}
+    if parameters:
+        print("parameters: " + ", ".join(f"{k}={v!r}" for k, v in parameters.items()))
     rows, failures = [], []
     for i, path in enumerate(args.notebooks, 1):
         output = (args.output_dir / path.name) if args.output_dir else path
+        unknown = [key for key in parameters if key not in notebook_parameters(path)]
+        if unknown:
+            print(f"warning: {path} has no parameter {', '.join(unknown)} in its cell tagged "
+                  "`parameters`; injected all the same, but probably not used", file=sys.stderr)
         print(f"[{i}/{len(args.notebooks)}] {path} (profile {args.profile}) ...", flush=True)
         try:
             seconds = execute_notebook(path, output, parameters)

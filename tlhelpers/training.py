@@ -16,6 +16,7 @@ __all__ = [
     "EpochLine",
     "EpochTimer",
     "accuracy",
+    "distribution_strategy",
     "evaluate",
     "fine_tune",
     "fit",
@@ -371,3 +372,58 @@ class EpochTimer(keras.callbacks.Callback):
         import time
 
         self.seconds.append(time.perf_counter() - self._start)
+
+
+def distribution_strategy(devices: list[str] | None = None):
+    """Returns how to spread training over the machine's accelerators (TensorFlow backend).
+
+    With more than one GPU visible this is `tf.distribute.MirroredStrategy()`, which
+    trains one copy of the model per GPU on its share of every batch and adds up their
+    gradients (data parallelism); otherwise TensorFlow's default strategy, which runs
+    everything as usual. Build and compile the model inside the strategy's scope, then
+    fit as usual:
+
+    ```python
+    strategy = training.distribution_strategy()
+    with strategy.scope():
+        model = models.assemble(base_model, head, mode)
+        model.compile(optimizer="adam", loss="categorical_crossentropy")
+    batch_size = cfg.batch_size * strategy.num_replicas_in_sync  # the same per GPU
+    ```
+
+    A batch of a `tf.data` pipeline is split between the copies, so a batch size of
+    `cfg.batch_size * strategy.num_replicas_in_sync` keeps each GPU's share as it was
+    (raise the learning rate with it, or leave the batch as it is).
+
+    Args:
+        devices: the devices to mirror the model on, e.g. `["/gpu:0", "/gpu:1"]`, or
+            `["/cpu:0", "/cpu:1"]` on a CPU split into two logical devices (the tests do
+            that). Default `None`: every visible GPU when there are two or more.
+
+    Returns:
+        A `tf.distribute.Strategy`; its `num_replicas_in_sync` says over how many devices.
+
+    Raises:
+        ValueError: if `devices` is not a non-empty list of device names, or the Keras
+            backend is not TensorFlow (`tf.distribute` is TensorFlow's; Keras 3's own
+            `keras.distribution` serves JAX).
+    """
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise ValueError(
+            f"`distribution_strategy` needs the TensorFlow backend. Received: backend "
+            f"{backend!r}. Set KERAS_BACKEND=tensorflow, or use `keras.distribution` with JAX."
+        )
+    import tensorflow as tf
+
+    if devices is not None:
+        if (isinstance(devices, str) or not isinstance(devices, list | tuple) or not devices
+                or not all(isinstance(d, str) for d in devices)):
+            raise ValueError(
+                "`devices` must be a non-empty list of device names such as "
+                f"['/gpu:0', '/gpu:1']. Received: `devices={devices!r}`."
+            )
+        return tf.distribute.MirroredStrategy(list(devices))
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
