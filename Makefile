@@ -99,7 +99,7 @@ lint: $(STAMP)
 
 # Two workers, one per core (each on one thread); a notebook stays on one worker.
 nbval: data
-	$(PERTURBED_NUMERICS) $(BIN)/python -m pytest -n 2 --dist loadfile --durations=8 \
+	$(PERTURBED_NUMERICS) $(BIN)/python -m pytest -n 2 --dist loadfile --durations=8 -rxX \
 		--nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg tests notebooks
 
 test: lint nbval check-html

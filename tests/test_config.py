@@ -171,3 +171,14 @@ def test_mixed_precision_sees_this_machine(float32_policy):
 def test_mixed_precision_wants_a_bool(enabled):
     with pytest.raises(ValueError, match=f"Received: `enabled={enabled!r}`"):
         config.set_mixed_precision(enabled)
+
+
+def test_results_are_real_except_in_a_stand_in_run(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("TLHELPERS_STAND_INS", raising=False)
+    assert config.results_are_real()
+    path = tmp_path / "stand-ins.json"
+    path.write_text('{"random_weights": ["vgg16"]}')
+    monkeypatch.setenv("TLHELPERS_STAND_INS", str(path))
+    assert not config.results_are_real()
+    assert capsys.readouterr().err.startswith(
+        "STAND-IN: claims about the results of training are not checked (test only: ")

@@ -8,10 +8,11 @@ weights, at small sizes and one epoch. That checks the code path (shapes, five c
 instead of ten, JPEGs of several sizes, the LICENSE.txt beside the class folders, the
 224 x 224 pipeline), never the results: random weights learn nothing in one step.
 
-So a claim a chapter asserts about the *outcome* of training with ImageNet weights may
-fail on stand-ins. Such a chapter is marked `xfail(strict=True)` with the asserts and the
-reason; the test still fails if the chapter stops anywhere else, or if it runs to its
-end (then remove the mark). Whether to scope those asserts is the chapter's call.
+So a chapter's claims about the *outcome* of training cannot hold on stand-ins: each
+chapter checks them only when `tlhelpers.config.results_are_real()`, which is False in a
+stand-in run only (and says so under the cell). Every chapter must reach its last cell.
+A chapter that cannot yet may list where it stops (`stops_at`): it is then a strict
+xfail that names the asserts and why.
 
 Add a chapter by adding a `StandInRun` to `RUNS`.
 """
@@ -49,46 +50,28 @@ class StandInRun:
 
 
 RUNS: dict[str, StandInRun] = {
-    "01_nine_steps.ipynb": StandInRun(
-        parameters={"PROFILE": "full", "EPOCHS": 1},
-        stops_at=(
-            'assert final["accuracy"] > final["val_accuracy"]',
-            'assert test_metrics["accuracy"] > 3 * chance',
-            "assert log10_p < -9",
-        ),
-        why=(
-            "steps 7 and 8 assert outcomes of training on ImageNet features: training "
-            "accuracy above validation accuracy, test accuracy above 3 x chance, a p-value "
-            "below 1e-9. On stand-ins (random VGG16 weights; one epoch, one step at the "
-            "full profile's learning rate 1e-4) the head learns nothing, and 5 test images "
-            "cannot give p < 1e-9 (all right by chance: 0.2^5 = 3e-4)."
-        ),
-    ),
+    "01_nine_steps.ipynb": StandInRun(parameters={"PROFILE": "full", "EPOCHS": 1}),
     "02_feature_extraction.ipynb": StandInRun(
         parameters={
             "PROFILE": "full",
             "NUM_SEEDS": 1,
-            # small, for when the run gets past section 3: 130 pool images give each
-            # target class the 20 labelled images the sweep draws; section 6's ImageNet
-            # probe sends the 130 + 50 target images through VGG16 at 224 x 224
+            # the smallest sizes that still run every section: a pool of 60 target images
+            # (about 12 per class) to draw 3 labelled images per class from, a few steps
             "SIZES_OVERRIDE": {
-                "source_images": 500, "source_epochs": 1, "pool_images": 130,
-                "test_images": 50, "labels_per_class": (5, 20), "depth_images": 300,
-                "depth_test_images": 300, "depth_epochs": 1, "depth_seeds": 1,
-                "embed_images": 50,
+                "source_images": 300, "source_epochs": 1, "pool_images": 60,
+                "test_images": 15, "labels_per_class": (3,), "depth_images": 200,
+                "depth_test_images": 100, "depth_epochs": 1, "depth_seeds": 1,
+                "embed_images": 30, "scratch_steps": 5, "fine_tune_steps": 5,
             },
         },
-        stops_at=(
-            "assert test_accuracy > 3 / num_classes",
-            "return float(cross_val_score(KNeighborsClassifier(5), flat, labels, cv=5).mean())",
-        ),
-        why=(
-            "section 3 asserts that the head trained on cached features beats 3 x chance, "
-            "an outcome of ImageNet features; on stand-ins (random VGG16 weights, 10 epochs "
-            "of one step) it does not. Past it, section 5's 5-fold stratified kNN needs 5 "
-            "test images per class (the stand-in has 1: scikit-learn raises ValueError), and "
-            "its `knn_imagenet > knn_random + 0.05` would compare two random networks."
-        ),
+    ),
+    "03_vgg16_case_study.ipynb": StandInRun(
+        parameters={
+            "PROFILE": "full",
+            "NUM_SEEDS": 1,
+            "SIZES_OVERRIDE": {"stage1_epochs": 1, "stage2_epochs": 1, "head_epochs": 1,
+                               "benchmark_batches": 1},
+        },
     ),
 }
 
@@ -122,6 +105,9 @@ def _first_failure(cells: list[dict]) -> str:
 @pytest.mark.parametrize("name, run", _cases())
 def test_full_profile_runs_on_stand_ins(name, run, stand_ins, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))  # no cached weights
+    # The code path is the point here, not the numerics that `make nbval` perturbs:
+    # TensorFlow's faster default kernels (oneDNN) make VGG16 at 224 x 224 affordable.
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
     output = tmp_path / name
     try:
         runner.execute_notebook(NOTEBOOKS / name, output, parameters=run.parameters,
@@ -135,7 +121,10 @@ def test_full_profile_runs_on_stand_ins(name, run, stand_ins, tmp_path, monkeypa
                 f"({run.stops_at}):\n{err}\n{failure}") from err
         _check_stand_ins_are_shown(_stand_in_lines(cells))
         raise
-    _check_stand_ins_are_shown(_stand_in_lines(_cells(output)))
+    cells = _cells(output)
+    _check_stand_ins_are_shown(_stand_in_lines(cells))
+    assert any(line.startswith("STAND-IN: claims about the results of training are not "
+                               "checked") for line in _stand_in_lines(cells))
 
 
 def _check_stand_ins_are_shown(lines: list[str]) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "announce_stand_in",
     "cache_dir",
     "get_profile",
+    "results_are_real",
     "set_mixed_precision",
     "set_seed",
     "stand_ins",
@@ -345,3 +346,21 @@ def announce_stand_in(what: str, stand_in: StandIns) -> None:
     """
     print(f"STAND-IN: {what} (test only: {STAND_INS_VARIABLE}={stand_in.path})",
           file=sys.stderr, flush=True)
+
+
+def results_are_real() -> bool:
+    """Whether a chapter's claims about the results of training can be checked.
+
+    True in every real run. False only in the test suite's stand-in runs (random
+    weights, a handful of images, one epoch; see `stand_ins`), which check that the
+    `full` profile's code runs, not what it learns: there a chapter skips its asserts
+    about results, and this function says so on stderr, under the cell.
+
+    Returns:
+        `stand_ins() is None`.
+    """
+    stand_in = stand_ins()
+    if stand_in is None:
+        return True
+    announce_stand_in("claims about the results of training are not checked", stand_in)
+    return False
