@@ -312,10 +312,17 @@ def unfreeze_top(base_model: keras.Model, num_layers: int) -> list[str]:
             f"`num_layers` must be between 0 and {len(base_model.layers)} (the base's layers). "
             f"Received: `num_layers={num_layers}`."
         )
-    base_model.trainable = True
     split = len(base_model.layers) - num_layers
-    for i, layer in enumerate(base_model.layers):
-        layer.trainable = i >= split and not isinstance(layer, keras.layers.BatchNormalization)
+    return _unfreeze(base_model, {layer.name for layer in base_model.layers[split:]})
+
+
+def _unfreeze(base_model: keras.Model, names: set[str]) -> list[str]:
+    """Makes the named layers trainable, every other layer and every BatchNormalization
+    layer frozen; returns the names of the layers that now have trainable weights."""
+    base_model.trainable = True  # first: in Keras 3 this also sets every inner layer
+    for layer in base_model.layers:
+        layer.trainable = (layer.name in names
+                           and not isinstance(layer, keras.layers.BatchNormalization))
     return [layer.name for layer in base_model.layers if layer.trainable and layer.weights]
 
 
@@ -381,11 +388,7 @@ def unfreeze_blocks(base_model: keras.Model, blocks: Sequence[str]) -> list[str]
             f"{base_model.name!r} has no block {unknown}. Received: `blocks={list(blocks)}`; "
             f"its blocks are {known}."
         )
-    base_model.trainable = True  # first: in Keras 3 this also sets every inner layer
-    for layer in base_model.layers:
-        layer.trainable = (by_layer[layer.name] in blocks
-                           and not isinstance(layer, keras.layers.BatchNormalization))
-    return [layer.name for layer in base_model.layers if layer.trainable and layer.weights]
+    return _unfreeze(base_model, {name for name, block in by_layer.items() if block in blocks})
 
 
 def trainable_table(model: keras.Model) -> str:

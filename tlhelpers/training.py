@@ -55,8 +55,8 @@ class EpochLine(keras.callbacks.Callback):
 
 
 def fit(model: keras.Model, train_ds, val_ds=None, epochs: int = 1, digits: int = 3,
-        every: int = 1, callbacks: list | None = None, verbose: bool = True
-        ) -> keras.callbacks.History:
+        every: int = 1, callbacks: list | None = None, verbose: bool = True,
+        initial_epoch: int = 0) -> keras.callbacks.History:
     """Trains a compiled model, printing one rounded line per epoch.
 
     Args:
@@ -68,6 +68,8 @@ def fit(model: keras.Model, train_ds, val_ds=None, epochs: int = 1, digits: int 
         every: print every `every`-th epoch and the last (default 1).
         callbacks: more Keras callbacks.
         verbose: print the epoch lines (default True).
+        initial_epoch: the epoch to start at, as in Keras: `epochs` is then the epoch to
+            stop at, counted from the first stage (default 0).
 
     Returns:
         The `History`, as from `model.fit`.
@@ -84,6 +86,7 @@ def fit(model: keras.Model, train_ds, val_ds=None, epochs: int = 1, digits: int 
         train_ds,
         validation_data=val_ds,
         epochs=epochs,
+        initial_epoch=initial_epoch,
         verbose=0,
         shuffle=False,  # the tf.data pipeline shuffles itself, with its own seed
         callbacks=[*([EpochLine(digits, every)] if verbose else []), *(callbacks or [])],
@@ -322,12 +325,8 @@ def fine_tune(model: keras.Model, base_model: keras.Model, blocks, train_ds, val
     unfreeze_blocks(base_model, blocks)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=loss,
                   metrics=["accuracy"])
-    _check_label_width(model, train_ds)
-    return model.fit(
-        train_ds, validation_data=val_ds, epochs=initial_epoch + epochs,
-        initial_epoch=initial_epoch, verbose=0, shuffle=False,
-        callbacks=[*([EpochLine()] if verbose else []), *(callbacks or [])],
-    )
+    return fit(model, train_ds, val_ds, epochs=initial_epoch + epochs,
+               initial_epoch=initial_epoch, verbose=verbose, callbacks=callbacks)
 
 
 def merge_histories(*histories) -> dict[str, list[float]]:
