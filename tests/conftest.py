@@ -34,11 +34,19 @@ def imagenet_cache() -> Path:
 
 
 def write_png(path: Path, value: int = 128, size: tuple[int, int] = (32, 32),
-              mode: str = "RGB") -> Path:
-    """Writes a small solid image (creating folders) and returns its path."""
+              mode: str = "RGB", marker: int | None = None) -> Path:
+    """Writes a small solid image (creating folders) and returns its path.
+
+    `marker` (0 to 65535) is written into the top-left pixel, to make an image differ
+    from every other solid image of the same value (the folder checks treat identical
+    images in two splits as a leak).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     channels = {"RGB": 3, "L": 1, "RGBA": 4}[mode]
-    array = np.full((size[1], size[0], channels), value, dtype=np.uint8).squeeze()
+    array = np.full((size[1], size[0], channels), value, dtype=np.uint8)
+    if marker is not None:
+        array[0, 0, :2] = marker % 256, marker // 256 % 256
+    array = array.squeeze()
     Image.fromarray(array, mode=None).convert(mode).save(path)
     return path
 
@@ -47,12 +55,16 @@ def write_png(path: Path, value: int = 128, size: tuple[int, int] = (32, 32),
 def make_folder(tmp_path):
     """Builds an image folder: `make_folder({"train/a": 3, ...})` -> root path."""
 
+    written = [0]  # every image of every folder built here differs from the others
+
     def build(layout: dict[str, int], root_name: str = "images") -> Path:
         root = tmp_path / root_name
         for i, (folder, count) in enumerate(layout.items()):
             (root / folder).mkdir(parents=True, exist_ok=True)
             for j in range(count):
-                write_png(root / folder / f"{j}.png", value=(40 * i + 7 * j) % 256)
+                write_png(root / folder / f"{j}.png", value=(40 * i + 7 * j) % 256,
+                          marker=written[0])
+                written[0] += 1
         return root
 
     return build

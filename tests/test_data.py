@@ -94,9 +94,9 @@ def test_downloaded_dataset_is_fetched_checked_extracted_and_split(tmp_path, mon
     from tests.conftest import write_png
 
     photos = tmp_path / "src" / "flower_photos"
-    for kind in ("daisy", "roses"):
+    for k, kind in enumerate(("daisy", "roses")):
         for i in range(10):
-            write_png(photos / kind / f"{i}.png", value=20 * i)
+            write_png(photos / kind / f"{i}.png", value=20 * i + k)
     (photos / "LICENSE.txt").write_text("photos: CC-BY")
     archive = tmp_path / "flower_photos.tgz"
     with tarfile.open(archive, "w:gz") as tar:

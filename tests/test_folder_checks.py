@@ -137,16 +137,20 @@ def test_hidden_and_system_files_are_left_out_and_reported(make_folder):
 
 def test_colour_modes_are_converted_to_rgb_and_reported(tmp_path):
     root = tmp_path / "modes"
-    rgb = np.random.default_rng(0).integers(0, 255, (20, 20, 3), dtype=np.uint8)
+    rng = np.random.default_rng(0)  # every image different: copies would stay in train
+
+    def rgb():
+        return rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)
+
     for cls in ("a", "b"):
         (root / cls).mkdir(parents=True)
-        Image.fromarray(rgb).convert("L").save(root / cls / "grey.png")
-        Image.fromarray(rgb).convert("RGBA").save(root / cls / "rgba.png")
-        Image.fromarray(rgb).convert("CMYK").save(root / cls / "cmyk.jpg")
-        Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(root / cls / "deep.png")
-        Image.fromarray(rgb).convert("P").save(root / cls / "palette.gif")
+        Image.fromarray(rgb()).convert("L").save(root / cls / "grey.png")
+        Image.fromarray(rgb()).convert("RGBA").save(root / cls / "rgba.png")
+        Image.fromarray(rgb()).convert("CMYK").save(root / cls / "cmyk.jpg")
+        Image.fromarray(rgb()[..., 0].astype(np.uint16) * 257).save(root / cls / "deep.png")
+        Image.fromarray(rgb()).convert("P").save(root / cls / "palette.gif")
         for i in range(5):
-            Image.fromarray(rgb).save(root / cls / f"rgb{i}.png")
+            Image.fromarray(rgb()).save(root / cls / f"rgb{i}.png")
     index = data.index_image_folder(root)
     report = index.report()
     assert index.modes["CMYK"] == 2 and index.modes["I;16"] == 2
@@ -173,9 +177,9 @@ def test_class_count_disagreeing_with_the_head(make_folder):
 
 def test_non_ascii_names(tmp_path):
     root = tmp_path / "bilder"
-    for cls in ("café", "日本"):
+    for k, cls in enumerate(("café", "日本")):
         for i in range(10):
-            write_png(root / cls / f"naïve-{i}.png", value=25 * i)
+            write_png(root / cls / f"naïve-{i}.png", value=25 * i + k)
     loaded = data.load_image_folder(root, (16, 16), verbose=False)
     assert loaded.class_names == ["café", "日本"]
     assert sum(int(x.shape[0]) for x, _ in loaded.train_ds) == 12
@@ -379,3 +383,48 @@ def test_random_corruption_raises_only_the_validators_error(tmp_path_factory, co
         assert str(root) in str(err)
     else:
         assert index.num_classes == 2
+
+
+def test_an_image_copied_into_another_split_is_reported_with_both_paths(make_folder):
+    import shutil
+
+    root = make_folder({"train/a": 6, "train/b": 6, "val/a": 2, "val/b": 2,
+                        "test/a": 2, "test/b": 2})
+    shutil.copy(root / "train" / "a" / "3.png", root / "test" / "a" / "renamed.png")
+    shutil.copy(root / "train" / "b" / "0.png", root / "val" / "a" / "other_class.png")
+    message = check(root, r"2 problems; nothing was loaded.*Identical images in two splits")
+    assert (f"{root / 'val' / 'a' / 'other_class.png'} (same image as "
+            f"{root / 'train' / 'b' / '0.png'})") in message
+    assert (f"{root / 'test' / 'a' / 'renamed.png'} (same image as "
+            f"{root / 'train' / 'a' / '3.png'})") in message
+    assert "delete the copy in the later split" in message
+    with pytest.raises(ImageFolderError) as info:
+        data.index_image_folder(root)
+    [problem] = info.value.problems
+    assert problem.kind == "duplicate_across_splits" and len(problem.paths) == 2
+
+
+def test_carving_never_puts_copies_of_an_image_into_two_splits(tmp_path):
+    import hashlib
+
+    root = tmp_path / "copies"
+    for k, cls in enumerate(("a", "b")):
+        for i in range(14):
+            write_png(root / cls / f"{i}.png", value=10 * i + k)
+        for i in range(6):  # six copies of one image per class
+            write_png(root / cls / f"copy{i}.png", value=200 + k)
+    moved_any = False
+    for seed in range(4):
+        index = data.index_image_folder(root, seed=seed)
+        where = {}
+        for split in ("train", "val", "test"):
+            for path in index.files[split]:
+                where.setdefault(hashlib.sha256(path.read_bytes()).hexdigest(), set()).add(split)
+        assert all(len(splits) == 1 for splits in where.values()), seed
+        assert sum(len(index.files[s]) for s in ("train", "val", "test")) == 40
+        assert all(path.name.startswith("copy") for path in index.kept_in_train)
+        assert set(index.kept_in_train) <= set(index.files["train"])
+        if index.kept_in_train:
+            moved_any = True
+            assert "with an identical copy kept in train" in index.report()
+    assert moved_any  # the carving alone would have split the copies for some seed

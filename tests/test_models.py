@@ -179,6 +179,9 @@ def test_training_false_alone_does_not_keep_batchnorm_in_inference_mode(imagenet
     model.fit(*_two_images(), epochs=1, verbose=0)
     drifted = [c for c in snapshot.changes(base) if c.kind == "moving statistic" and c.changed]
     assert len(drifted) == 2 * 27  # the moving mean and variance of every BN layer
+    bn_rows = [line for line in snapshot.report(base, changed_only=True).splitlines()
+               if line.startswith("conv1_bn ")]
+    assert len(bn_rows) == 1 and "moving statistic" in bn_rows[0] and " 4 of 4 " in bn_rows[0]
     with pytest.raises(AssertionError, match=r"conv1_bn/moving_mean \(moving statistic\)"):
         snapshot.assert_unchanged(base, kinds=("moving statistic",))
 
@@ -192,6 +195,14 @@ def test_snapshot_sees_nothing_move_in_frozen_batchnorm_and_what_trains_elsewher
     assert len(changes) == len(base.weights) == len(snapshot)
     assert snapshot.assert_unchanged(base, kinds=("moving statistic", "non-trainable")) == 27 * 4
     assert all(c.changed for c in changes if c.kind == "trainable")
+    report = snapshot.report(base).splitlines()
+    assert report[-1] == "27 of 54 layers with weights moved"
+    row = {line.split()[0]: line for line in report[1:-1]}
+    assert len(row) == 54 and "unchanged (bit-identical)" in row["conv1_bn"]
+    assert "trainable, moving statistic" in row["conv1_bn"] and " 0 of 4 " in row["conv1_bn"]
+    assert " 1 of 1 " in row["conv1"] and "unchanged" not in row["conv1"]
+    changed = snapshot.report(base, changed_only=True).splitlines()
+    assert len(changed) == 1 + 27 + 1 and all("unchanged" not in line for line in changed)
     moved = "27 of 135 weight arrays of 'mobilenet_0.25_224' moved"
     with pytest.raises(AssertionError, match=moved):
         snapshot.assert_unchanged(base)
@@ -199,7 +210,7 @@ def test_snapshot_sees_nothing_move_in_frozen_batchnorm_and_what_trains_elsewher
         snapshot.changes(model.get_layer("head"))
 
 
-def test_layer_blocks_and_unfreeze_blocks_keep_batchnorm_frozen():
+def test_layer_blocks_and_unfreeze_blocks_keep_batchnorm_frozen(capsys):
     mobilenet = models.build_base("mobilenet_025", (32, 32, 3), weights=None)
     blocks = models.layer_blocks(mobilenet)
     assert blocks["conv1"] == blocks["conv1_bn"] == "stem"
@@ -214,9 +225,17 @@ def test_layer_blocks_and_unfreeze_blocks_keep_batchnorm_frozen():
     assert "block13" in table and table.splitlines()[-1].split()[:2] == ["total", "67,840"]
     with pytest.raises(ValueError, match=r"no block \['block14'\].*its blocks are \['stem', "):
         models.unfreeze_blocks(mobilenet, ["block14"])
+    assert models.unfreeze_blocks(mobilenet, [12, "block13"]) == [
+        "conv_dw_12", "conv_pw_12", "conv_dw_13", "conv_pw_13"]
+    with pytest.raises(ValueError, match=r"no block \['block14'\]. Received: `blocks=\[14\]`"):
+        models.unfreeze_blocks(mobilenet, [14])
     vgg = models.build_base("vgg16", (32, 32, 3), weights=None)
-    assert models.unfreeze_blocks(vgg, ["block5"]) == ["block5_conv1", "block5_conv2",
-                                                       "block5_conv3"]
+    capsys.readouterr()
+    assert models.unfreeze_blocks(vgg, ["block5"], verbose=True) == [
+        "block5_conv1", "block5_conv2", "block5_conv3"]
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].split()[:3] == ["block", "trainable", "frozen"]
+    assert printed[-1].split()[:2] == ["total", "7,079,424"]
     assert models.count_params(vgg)["trainable"] == 3 * (3 * 3 * 512 * 512 + 512)
 
 

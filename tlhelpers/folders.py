@@ -15,6 +15,11 @@ pipeline is built. It does not stop at the first problem: it collects them all
 unsupported formats, corrupt or tiny images, ...) and raises one `ImageFolderError`
 that lists them by kind, each kind with its files and its fix, so a messy folder is
 cleaned in one pass. The same problems are on the error as data (`err.problems`).
+It also compares the images' contents: an image whose identical copy (same bytes for
+JPEG, same pixels for the lossless formats; any file name) sits in another split is a
+leak from training into evaluation. Copies that the carving of a split would pull apart
+are kept in train instead, and the report says how many; copies in split folders of
+your own are reported with both paths.
 Only what makes every further check meaningless stops at once: a root that does not
 exist or is a file, and split folders that do not form a layout.
 
@@ -24,6 +29,7 @@ Used by `tlhelpers.data`, which turns the checked index into `tf.data` pipelines
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -89,6 +95,7 @@ PROBLEM_KINDS = (
     "unsupported_content",
     "corrupt_image",
     "too_small",
+    "duplicate_across_splits",
     "empty_after_split",
 )
 
@@ -230,6 +237,11 @@ def _summary_and_fix(kind: str, paths: tuple[Path, ...], min_side: int) -> tuple
         return (f"Images smaller than {min_side} pixels on a side, too small to show anything "
                 "after resizing",
                 "Delete them, or pass a smaller `min_side` if they are meant to be that small.")
+    if kind == "duplicate_across_splits":
+        return ("Identical images in two splits (same content, whatever the file names): the "
+                "model would be evaluated on images it was trained on",
+                "Keep each image in one split only: delete the copy in the later split (val/ "
+                "or test/), the first path of each line.")
     if kind == "empty_after_split":
         return ("Classes with too few images to split: a split gets none of them",
                 "Add images to those classes, or split the folder yourself into train/, val/ "
@@ -283,6 +295,8 @@ class ImageIndex:
         split_sources: for each split, where its images come from, in words: `"from
             val/"` for a split folder taken as it is, `"carved from train/ (15% of each
             class, seed 0)"` for a split carved out of another.
+        kept_in_train: images that the carving would have put into val or test although
+            an identical copy of each is in another split; they were kept in train.
     """
 
     root: Path
@@ -294,6 +308,7 @@ class ImageIndex:
     formats: dict[str, int]
     skipped: list[Path] = dataclasses.field(default_factory=list)
     split_sources: dict[str, str] = dataclasses.field(default_factory=dict)
+    kept_in_train: list[Path] = dataclasses.field(default_factory=list)
 
     @property
     def num_classes(self) -> int:
@@ -320,6 +335,9 @@ class ImageIndex:
             source = self.split_sources.get(split, f"from {split}/")
             if source != f"from {split}/":
                 lines.append(f"{split}: {source}")
+        if self.kept_in_train:
+            lines.append(f"{_plural(len(self.kept_in_train), 'image')} with an identical copy "
+                         "kept in train, so that no image is in two splits")
         sizes = ", ".join(f"{w}x{h}: {n}" for (w, h), n in sorted(self.sizes.items()))
         formats = ", ".join(f"{k}: {n}" for k, n in sorted(self.formats.items()))
         modes = ", ".join(f"{k}: {n}" for k, n in sorted(self.modes.items()))
@@ -432,15 +450,18 @@ def _index_split(folder: Path, findings: _Findings, skip_non_images: bool,
 
 
 def _inspect_images(paths: list[Path], min_side: int, findings: _Findings
-                    ) -> tuple[Counter, Counter, Counter, set[Path]]:
+                    ) -> tuple[Counter, Counter, Counter, set[Path], dict[Path, str]]:
     """Decodes every image in full; returns the counts of modes, sizes and formats of the
-    usable ones, and the unusable ones (recorded in `findings`)."""
+    usable ones, the unusable ones (recorded in `findings`), and a digest of the content
+    of each usable one (of its bytes for JPEG, which is decoded at 1/8 scale here; of its
+    mode, size and pixels otherwise)."""
     from PIL import Image, UnidentifiedImageError
 
     modes: Counter = Counter()
     sizes: Counter = Counter()
     formats: Counter = Counter()
     unusable: set[Path] = set()
+    digests: dict[Path, str] = {}
     from tlhelpers.display import progress_bar
 
     progress = progress_bar(enabled=len(paths) > PROGRESS_THRESHOLD, total=len(paths),
@@ -452,6 +473,11 @@ def _inspect_images(paths: list[Path], min_side: int, findings: _Findings
                 if kind == "JPEG":  # decode at 1/8 scale: still reads every byte, 10x faster
                     image.draft(mode, (max(1, size[0] // 8), max(1, size[1] // 8)))
                 image.load()
+                if kind in ("JPEG", "MPO"):
+                    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                else:
+                    digest = hashlib.sha256(f"{mode} {size}".encode() + image.tobytes()
+                                            ).hexdigest()
             if kind not in SUPPORTED_FORMATS:
                 findings.add("unsupported_content", path, f"really {kind}")
                 unusable.add(path)
@@ -462,6 +488,7 @@ def _inspect_images(paths: list[Path], min_side: int, findings: _Findings
                 modes[mode] += 1
                 sizes[size] += 1
                 formats[kind] += 1
+                digests[path] = digest
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
                 Image.DecompressionBombError) as err:
             complaint = str(err).replace(f" {str(path)!r}", "")  # the path is listed already
@@ -469,7 +496,48 @@ def _inspect_images(paths: list[Path], min_side: int, findings: _Findings
             unusable.add(path)
         progress.update()
     progress.close()
-    return modes, sizes, formats, unusable
+    return modes, sizes, formats, unusable, digests
+
+
+def _copies_across_splits(files: dict[str, list[Path]], labels: dict[str, np.ndarray],
+                          digests: dict[Path, str], carved: list[str],
+                          findings: _Findings) -> list[Path]:
+    """Keeps identical images out of two splits.
+
+    A carved split's image whose identical copy is in another split goes back to train
+    (`files` and `labels` are updated); the moved images are returned. Copies still in
+    two splits after that (split folders of the user's own) are recorded in `findings`,
+    the copy in the later split first, then the one it repeats.
+    """
+    def groups() -> dict[str, list[tuple[str, Path]]]:
+        found: dict[str, list[tuple[str, Path]]] = {}
+        for split in SPLITS:
+            for path in files[split]:
+                found.setdefault(digests[path], []).append((split, path))
+        return {d: members for d, members in found.items()
+                if len({split for split, _ in members}) > 1}
+
+    moved: list[Path] = []
+    for members in groups().values():
+        moved += [path for split, path in members if split in carved]
+    if moved:
+        gone = set(moved)
+        for split in carved:
+            keep = [i for i, path in enumerate(files[split]) if path not in gone]
+            back = [i for i, path in enumerate(files[split]) if path in gone]
+            pairs = list(zip(files["train"], labels["train"].tolist(), strict=True))
+            pairs += [(files[split][i], int(labels[split][i])) for i in back]
+            pairs.sort(key=lambda pair: str(pair[0]))
+            files["train"] = [path for path, _ in pairs]
+            labels["train"] = np.array([label for _, label in pairs], dtype=np.int64)
+            files[split] = [files[split][i] for i in keep]
+            labels[split] = labels[split][keep]
+    for members in groups().values():
+        first_split, first = members[0]
+        for split, path in members[1:]:
+            if split != first_split:
+                findings.add("duplicate_across_splits", path, f"same image as {first}")
+    return sorted(moved)
 
 
 def _empty_classes(found: dict[str, dict[str, list[Path]]], parents: dict[str, Path],
@@ -613,7 +681,7 @@ def index_image_folder(
             missing = sorted(set(class_names) - set(classes))
             extra = sorted(set(classes) - set(class_names))
             findings.add("classes_differ", parents[split], f"missing {missing}, extra {extra}")
-    modes, sizes, formats, unusable = _inspect_images(
+    modes, sizes, formats, unusable, digests = _inspect_images(
         [path for classes in found.values() for paths in classes.values() for path in paths],
         min_side, findings)
     empty = _empty_classes(found, parents, unusable, findings)
@@ -635,9 +703,12 @@ def index_image_folder(
         sources["train"] += f", less the images carved out for {' and '.join(carved)}"
         for split, share in shares.items():
             sources[split] = f"carved from {source} ({share * 100:g}% of each class, seed {seed})"
+    kept_in_train = _copies_across_splits(files, labels, digests, carved, findings)
+    if carved and class_names:
+        carved_labels = {split: labels[split] for split in ("train", *carved)}
         for label, name in enumerate(class_names):
             if ("train", name) not in empty:  # reported already
-                _check_carving(parents["train"] / name, label, out_labels, findings)
+                _check_carving(parents["train"] / name, label, carved_labels, findings)
     if findings:
         raise findings.error()
     return ImageIndex(
@@ -650,4 +721,5 @@ def index_image_folder(
         formats=dict(formats),
         skipped=sorted(skipped),
         split_sources={split: sources[split] for split in SPLITS},
+        kept_in_train=kept_in_train,
     )

@@ -288,7 +288,7 @@ def freeze(model: keras.Model) -> keras.Model:
     return model
 
 
-def unfreeze_top(base_model: keras.Model, num_layers: int) -> list[str]:
+def unfreeze_top(base_model: keras.Model, num_layers: int, verbose: bool = False) -> list[str]:
     """Unfreezes the top `num_layers` layers of a base for fine-tuning.
 
     BatchNormalization layers stay frozen (`trainable = False`), which also keeps them in
@@ -300,6 +300,8 @@ def unfreeze_top(base_model: keras.Model, num_layers: int) -> list[str]:
     Args:
         base_model: the pretrained base.
         num_layers: how many layers from the top to unfreeze (0 keeps everything frozen).
+            To unfreeze whole blocks by name or number, use `unfreeze_blocks`.
+        verbose: print `trainable_table(base_model)` afterwards (default False).
 
     Returns:
         The names of the layers that now have trainable weights.
@@ -313,7 +315,10 @@ def unfreeze_top(base_model: keras.Model, num_layers: int) -> list[str]:
             f"Received: `num_layers={num_layers}`."
         )
     split = len(base_model.layers) - num_layers
-    return _unfreeze(base_model, {layer.name for layer in base_model.layers[split:]})
+    names = _unfreeze(base_model, {layer.name for layer in base_model.layers[split:]})
+    if verbose:
+        print(trainable_table(base_model))
+    return names
 
 
 def _unfreeze(base_model: keras.Model, names: set[str]) -> list[str]:
@@ -362,7 +367,8 @@ def layer_blocks(base_model: keras.Model) -> dict[str, str | None]:
     return blocks
 
 
-def unfreeze_blocks(base_model: keras.Model, blocks: Sequence[str]) -> list[str]:
+def unfreeze_blocks(base_model: keras.Model, blocks: Sequence[str | int],
+                    verbose: bool = False) -> list[str]:
     """Unfreezes whole blocks of a base for fine-tuning, BatchNormalization excepted.
 
     Every other layer is frozen. BatchNormalization layers stay frozen (`trainable =
@@ -372,7 +378,9 @@ def unfreeze_blocks(base_model: keras.Model, blocks: Sequence[str]) -> list[str]
     Args:
         base_model: the pretrained base.
         blocks: block names, e.g. `["block5"]` for VGG16's last block or `["block13"]`
-            for MobileNet's (see `layer_blocks`).
+            for MobileNet's (see `layer_blocks`), or block numbers (`[12, 13]` is
+            `["block12", "block13"]`).
+        verbose: print `trainable_table(base_model)` afterwards (default False).
 
     Returns:
         The names of the layers that now have trainable weights.
@@ -380,15 +388,21 @@ def unfreeze_blocks(base_model: keras.Model, blocks: Sequence[str]) -> list[str]
     Raises:
         ValueError: for a block the base does not have; the message lists its blocks.
     """
+    received = list(blocks)
+    blocks = [f"block{b}" if isinstance(b, int) and not isinstance(b, bool) else b
+              for b in received]
     by_layer = layer_blocks(base_model)
     known = list(dict.fromkeys(b for b in by_layer.values() if b is not None))
     unknown = [b for b in blocks if b not in known]
     if unknown:
         raise ValueError(
-            f"{base_model.name!r} has no block {unknown}. Received: `blocks={list(blocks)}`; "
+            f"{base_model.name!r} has no block {unknown}. Received: `blocks={received}`; "
             f"its blocks are {known}."
         )
-    return _unfreeze(base_model, {name for name, block in by_layer.items() if block in blocks})
+    names = _unfreeze(base_model, {name for name, block in by_layer.items() if block in blocks})
+    if verbose:
+        print(trainable_table(base_model))
+    return names
 
 
 def trainable_table(model: keras.Model) -> str:
@@ -580,6 +594,38 @@ class WeightSnapshot:
             result.append(WeightChange(layer.name, path, _kind(layer, weight), delta))
         return result
 
+    def report(self, model: keras.Model, changed_only: bool = False) -> str:
+        """What moved since the snapshot, layer by layer, as a table.
+
+        Args:
+            model: the model the snapshot was taken of.
+            changed_only: list only the layers with a weight that moved (default False:
+                every layer with weights).
+
+        Returns:
+            One row per layer: its kinds of weight (`trainable`, `moving statistic`,
+            `non-trainable`), how many of its arrays moved, and the largest change; then
+            a total line.
+        """
+        rows: dict[str, list[WeightChange]] = {}
+        for change in self.changes(model):
+            rows.setdefault(change.layer, []).append(change)
+        width = max([len(name) for name in rows] + [len("layer")])
+        lines = [f"{'layer':<{width}}  {'weights':<34}  {'moved':>8}  largest change"]
+        moved_layers = 0
+        for name, changes in rows.items():
+            moved = [c for c in changes if c.changed]
+            moved_layers += bool(moved)
+            if changed_only and not moved:
+                continue
+            kinds = ", ".join(dict.fromkeys(c.kind for c in changes))
+            largest = max(c.max_abs_change for c in changes)
+            status = f"{largest:.3g}" if moved else "unchanged (bit-identical)"
+            lines.append(f"{name:<{width}}  {kinds:<34}  {len(moved):>3} of {len(changes):<2}  "
+                         f"{status}")
+        lines.append(f"{moved_layers} of {len(rows)} layers with weights moved")
+        return "\n".join(lines)
+
     def assert_unchanged(self, model: keras.Model, kinds: tuple[str, ...] = (
             "trainable", "moving statistic", "non-trainable")) -> int:
         """Asserts that no weight of the given kinds moved since the snapshot.
@@ -615,6 +661,7 @@ def snapshot_weights(model: keras.Model) -> WeightSnapshot:
 
     Returns:
         The snapshot; `snapshot.assert_unchanged(model)` checks that nothing moved,
-        `snapshot.changes(model)` says what did.
+        `snapshot.changes(model)` says what did, `snapshot.report(model)` shows it layer
+        by layer.
     """
     return WeightSnapshot(model)
