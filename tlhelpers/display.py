@@ -10,7 +10,8 @@ file that issued it. `setup_notebook` makes both short:
 - a warning shows its category and message, without a file path.
 
 `restore_notebook()` brings Python's full tracebacks and warning format back.
-`run_summary` says at the end of a chapter how long it ran, on what. `progress_bar` is
+`run_summary` says at the end of a chapter how long it ran, on what, with which
+versions, next to the versions of the book's lock file (`tested_with`). `progress_bar` is
 the progress bar of every long loop in `tlhelpers`: shown when a person runs a cell,
 switched off by `TQDM_DISABLE=1` where outputs are stored (the runner, `make`, the tests).
 
@@ -26,8 +27,12 @@ import time
 import traceback
 import warnings
 
-__all__ = ["format_warning", "progress_bar", "reader_traceback", "restore_notebook",
-           "run_summary", "setup_notebook"]
+__all__ = ["format_warning", "lock_versions", "progress_bar", "reader_traceback",
+           "restore_notebook", "run_summary", "setup_notebook", "tested_with"]
+
+# The packages the "tested with" box names, as pip spells them, and how it titles them.
+TESTED_PACKAGES = {"tensorflow": "TensorFlow", "keras": "Keras", "numpy": "NumPy",
+                   "matplotlib": "Matplotlib"}
 
 _ORIGINAL_FORMATWARNING = warnings.formatwarning
 
@@ -105,15 +110,81 @@ def setup_notebook() -> float:
     return time.perf_counter()
 
 
+def lock_versions(names=tuple(TESTED_PACKAGES)) -> dict[str, str]:
+    """The versions the book's lock file (`constraints.txt`) pins, for some packages.
+
+    The lock file ships inside the package (`tlhelpers/constraints.txt`, a link to the
+    repository's), so this works where `tlhelpers` was installed from a wheel too.
+
+    Args:
+        names: the packages, as pip spells them (default: those of `TESTED_PACKAGES`).
+
+    Returns:
+        `{name: version}` for the names the lock file pins; `{}` without a lock file.
+    """
+    from importlib import resources
+
+    try:
+        text = (resources.files("tlhelpers") / "constraints.txt").read_text(encoding="utf-8")
+    except (FileNotFoundError, OSError):
+        return {}
+    pins = {}
+    for line in text.splitlines():
+        name, _, version = line.partition("==")
+        if version and name.strip().lower() in names:
+            pins[name.strip().lower()] = version.split(";")[0].strip()
+    return pins
+
+
+def _installed_versions(names) -> dict[str, str]:
+    from importlib import metadata
+
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def tested_with() -> list[str]:
+    """The versions this run uses next to those of the book's lock file, as lines.
+
+    Returns:
+        Lines: this run's Python, TensorFlow, Keras (and backend), NumPy and Matplotlib;
+        then whether the lock file pins the same versions, or which it pins and which of
+        them differ here.
+    """
+    import keras
+
+    here = _installed_versions(TESTED_PACKAGES)
+    pins = lock_versions()
+    named = [f"{TESTED_PACKAGES[name]} {version}" for name, version in here.items()]
+    backend = f" ({keras.backend.backend()} backend)" if "keras" in here else ""
+    lines = [" · ".join([f"Python {platform.python_version()}", *named[:2]]) + backend,
+             " · ".join(named[2:])]
+    if not pins:
+        return [*lines, "no lock file found (tlhelpers/constraints.txt)"]
+    differ = [TESTED_PACKAGES[name] for name in TESTED_PACKAGES
+              if name in pins and here.get(name) != pins[name]]
+    if not differ:
+        return [*lines, "the lock file (constraints.txt) pins these same versions"]
+    locked = " · ".join(f"{TESTED_PACKAGES[n]} {pins[n]}" for n in TESTED_PACKAGES if n in pins)
+    return [*lines, f"the lock file (constraints.txt) pins {locked}",
+            f"this run differs from it in {', '.join(differ)}"]
+
+
 def run_summary(started: float) -> str:
-    """One line for the end of a chapter: how long it ran, and on what.
+    """The "tested with" box at the end of a chapter: how long it ran, on what, with
+    which versions, and the versions of the book's lock file.
 
     Args:
         started: what `setup_notebook` returned.
 
     Returns:
-        E.g. `"This chapter ran in 95 s on 2 CPU cores (no GPU), with TensorFlow 2.21.0,
-        Keras 3.15.1 (tensorflow backend), Python 3.11.7."`
+        A few lines in a frame, e.g. `ran in 95 s on 2 CPU cores (no GPU), Linux`, then
+        the lines of `tested_with()`.
     """
     import keras
 
@@ -123,17 +194,18 @@ def run_summary(started: float) -> str:
         import tensorflow as tf
 
         gpus = len(tf.config.list_physical_devices("GPU"))
-        versions = f"TensorFlow {tf.__version__}, "
-    else:
-        versions = ""
-        if backend == "jax":
-            import jax
+    elif backend == "jax":
+        import jax
 
-            gpus = sum(device.platform == "gpu" for device in jax.devices())
+        gpus = sum(device.platform == "gpu" for device in jax.devices())
     accelerator = f"{gpus} GPU(s)" if gpus else "no GPU"
-    return (f"This chapter ran in {time.perf_counter() - started:.0f} s on {os.cpu_count()} "
-            f"CPU cores ({accelerator}), with {versions}Keras {keras.__version__} "
-            f"({backend} backend), Python {platform.python_version()}.")
+    lines = [f"ran in {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPU cores "
+             f"({accelerator}), {platform.system()} {platform.machine()}", *tested_with()]
+    width = max(len(line) for line in lines)
+    title = " Tested with "
+    top = "┌─" + title + "─" * max(0, width - len(title) + 1) + "┐"
+    body = [f"│ {line:<{width}} │" for line in lines]
+    return "\n".join([top, *body, "└" + "─" * (width + 2) + "┘"])
 
 
 def restore_notebook() -> None:
