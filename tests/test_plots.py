@@ -93,3 +93,39 @@ def test_history_with_a_stage_marker_confusion_matrix_and_mistakes():
     assert titles == ["x 0.90\n(true: y)", "y 0.70\n(true: x)", "x 0.60\n(true: y)"]
     assert plots.plot_confident_mistakes(images[:1], [0], probs[:1], ["x", "y"]).axes[0] \
         .get_title() == "no mistakes"
+
+
+def test_filters_plot_one_tile_per_filter_and_one_scale_per_panel():
+    kernel = np.zeros((3, 3, 3, 10))
+    kernel[..., 1] = 2.0  # the panel's largest weight: full brightness
+    kernel[..., 2] = -1.0
+    fig = plots.plot_filters({"a": kernel, "grey": np.ones((5, 5, 1, 3))}, columns=8)
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(images) == 13
+    assert [ax.get_title() for ax in fig.axes if ax.images][:3] == ["0", "1", "2"]
+    np.testing.assert_allclose(images[0].get_array(), 0.5)  # all zeros: flat grey
+    np.testing.assert_allclose(images[1].get_array(), 1.0)
+    np.testing.assert_allclose(images[2].get_array(), 0.25)
+    assert [sub._suptitle.get_text() for sub in fig.subfigs] == ["a", "grey"]
+    with pytest.raises(ValueError, match=r"shape \(3, 3, 2, 4\)"):
+        plots.plot_filters({"bad": np.zeros((3, 3, 2, 4))})
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_filters({})
+
+
+def test_feature_maps_plot_shows_the_most_active_channels_per_depth():
+    shallow = np.zeros((1, 8, 8, 4))
+    shallow[..., 2] = 3.0
+    shallow[..., 0] = 1.0
+    deep = np.arange(2 * 2 * 16, dtype=float).reshape(2, 2, 16)
+    fig = plots.plot_feature_maps({"shallow": shallow, "deep": deep}, channels=3,
+                                  image=np.full((16, 16, 3), 255.0))
+    axes = np.array(fig.axes).reshape(2, 4)
+    assert [ax.get_title() for ax in axes[0]] == ["input", "#2", "#0", "#1"]
+    assert [ax.get_title() for ax in axes[1]] == ["input", "#15", "#14", "#13"]
+    assert axes[1, 0].get_ylabel() == "deep\n2 x 2 x 16"
+    assert {ax.images[0].get_clim() for ax in axes[0, 1:]} == {(0.0, 3.0)}  # one per row
+    with pytest.raises(ValueError, match=r"shape \(8, 8\)"):
+        plots.plot_feature_maps({"flat": np.zeros((8, 8))})
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_feature_maps({})

@@ -1,10 +1,10 @@
-"""Figures: training curves, image grids with predictions, and flow diagrams.
+"""Figures: training curves, image grids with predictions, flow diagrams, filters and feature maps.
 
 Every function draws into a new figure and returns it, so a notebook cell can show it
 and a test can inspect it.
 
-Used by every chapter that trains a model (curves, grids) and by the nine-step chapter
-(the flow diagram).
+Used by every chapter that trains a model (curves, grids), by the nine-step chapter
+(the flow diagram) and by the concepts chapter (filters, feature maps).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ __all__ = [
     "plot_confident_mistakes",
     "plot_confusion_matrix",
     "plot_embeddings",
+    "plot_feature_maps",
+    "plot_filters",
     "plot_flow",
     "plot_history",
     "plot_image_grid",
@@ -393,5 +395,129 @@ def plot_transfer_by_depth(results: dict[str, dict[int, Sequence[float]]],
     ax.legend(fontsize=8, ncol=5, loc="lower left")
     if title:
         ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_filters(kernels: dict[str, np.ndarray], columns: int = 8,
+                 title: str | None = None) -> Figure:
+    """Draws convolution filters as small images, one panel per set of filters.
+
+    Meant for a first layer, whose filters look at the pixels: a filter over RGB is shown
+    as a tiny colour image, a filter over one channel as a grey one, each titled with its
+    index. One scale per panel: a weight of zero is mid-grey and the panel's largest
+    |weight| is full brightness (or black), so a filter whose weights are all zero shows
+    as flat grey, and a weak one looks faint next to the strong ones.
+
+    Args:
+        kernels: `{panel title: kernel}`, each kernel of shape `(height, width,
+            channels, filters)` with 1 or 3 channels, as `Conv2D.get_weights()[0]`
+            returns it.
+        columns: tiles per row (default 8).
+        title: a title above the panels.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: if `kernels` is empty, or a kernel is not 4-D with 1 or 3 channels.
+    """
+    if not kernels:
+        raise ValueError("`kernels` is empty. Received: {}; pass {title: kernel}.")
+    for name, kernel in kernels.items():
+        if np.ndim(kernel) != 4 or np.shape(kernel)[2] not in (1, 3):
+            raise ValueError(
+                f"Panel {name!r} has a kernel of shape {np.shape(kernel)}; expected "
+                "(height, width, 1 or 3, filters), a first layer's `get_weights()[0]`."
+            )
+    rows = [-(-np.shape(kernel)[3] // columns) for kernel in kernels.values()]
+    fig = plt.figure(figsize=(0.85 * columns, sum(0.95 * r + 0.45 for r in rows)
+                              + (0.3 if title else 0)), layout="constrained")
+    panels = fig.subfigures(len(kernels), 1, height_ratios=[0.95 * r + 0.45 for r in rows],
+                            squeeze=False)[:, 0]
+    for panel, (name, kernel), n_rows in zip(panels, kernels.items(), rows, strict=True):
+        kernel = np.asarray(kernel, dtype=float)
+        scale = float(np.abs(kernel).max()) or 1.0
+        axes = panel.subplots(n_rows, columns, squeeze=False)
+        for i, ax in enumerate(axes.flat):
+            ax.axis("off")
+            if i >= kernel.shape[3]:
+                continue
+            tile = np.clip(0.5 + 0.5 * kernel[..., i] / scale, 0, 1)
+            if tile.shape[-1] == 1:
+                ax.imshow(tile[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            else:
+                ax.imshow(tile, interpolation="nearest")
+            ax.set_title(str(i), fontsize=8)
+        panel.suptitle(name, fontsize=10)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_feature_maps(maps: dict[str, np.ndarray], channels: int = 8,
+                      image: np.ndarray | None = None, title: str | None = None) -> Figure:
+    """Shows one image's feature maps at several depths of a network, one row per depth.
+
+    Each row shows the `channels` channels with the highest mean activation for this
+    image (ties in channel order), each titled with its index. The maps of a row share
+    one colour scale (viridis, from the lowest value shown in the row, dark, to the
+    highest, yellow), so a weak map looks dark and a constant one flat, instead of its
+    smallest differences being stretched over the whole scale. The row's label gives
+    the map's shape, height x width x channels.
+
+    Args:
+        maps: `{row title: feature map}`, each of shape `(height, width, channels)`, or
+            `(1, height, width, channels)` (a batch of one), e.g. the outputs of
+            `keras.Model(base.input, [layer.output, ...])`.
+        channels: maps per row (default 8); fewer where a depth has fewer channels.
+        image: the input image, `(height, width, 3)` with pixels in [0, 255] (or [0, 1]),
+            drawn at the start of every row; `None` leaves it out.
+        title: a title above the rows.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: if `maps` is empty or a map is not `(height, width, channels)`.
+    """
+    if not maps:
+        raise ValueError("`maps` is empty. Received: {}; pass {row title: feature map}.")
+    arrays = {}
+    for name, fmap in maps.items():
+        fmap = np.asarray(fmap, dtype=float)
+        if fmap.ndim == 4 and fmap.shape[0] == 1:
+            fmap = fmap[0]
+        if fmap.ndim != 3:
+            raise ValueError(
+                f"Row {name!r} has a map of shape {np.shape(maps[name])}; expected "
+                "(height, width, channels) or (1, height, width, channels)."
+            )
+        arrays[name] = fmap
+    offset = 0 if image is None else 1
+    columns = offset + channels
+    fig, axes = plt.subplots(len(arrays), columns, squeeze=False,
+                             figsize=(1.05 * columns + 0.3, 1.3 * len(arrays)
+                                      + (0.3 if title else 0)))
+    for row, (name, fmap) in zip(axes, arrays.items(), strict=True):
+        for ax in row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+        if image is not None:
+            pixels = np.asarray(image, dtype=float)
+            row[0].imshow(np.clip(pixels / (255.0 if pixels.max(initial=0) > 1 else 1.0), 0, 1))
+            row[0].set_title("input", fontsize=9)
+        order = np.argsort(-fmap.mean(axis=(0, 1)), kind="stable")[:channels]
+        low, high = float(fmap[..., order].min()), float(fmap[..., order].max())
+        for ax, channel in zip(row[offset:], order, strict=False):
+            ax.imshow(fmap[..., channel], cmap="viridis", vmin=low, vmax=high,
+                      interpolation="nearest")
+            ax.set_title(f"#{channel}", fontsize=9)
+        height, width, depth = fmap.shape
+        row[0].set_ylabel(f"{name}\n{height} x {width} x {depth}", fontsize=9)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
