@@ -82,7 +82,7 @@ def test_row_matches_keras(row, built):
     # built in: preprocess_input is the identity and the model rescales on its own
     first_layers = {type(layer).__name__ for layer in model.layers[:6]}
     built_in = row["built into the model"].startswith("yes")
-    assert np.array_equal(out, PROBE) == built_in
+    assert np.array_equal(out, PROBE) == built_in == (row["preprocess_input"] == "none")
     assert bool(first_layers & {"Rescaling", "Normalization"}) == built_in, first_layers
     for name in re.findall(r"`(Rescaling|Normalization)`", row["built into the model"]):
         assert name in first_layers, (name, first_layers)
