@@ -234,3 +234,21 @@ def test_a_stand_in_kernel_builds_keras_applications_bases_with_random_weights(
     # the kernel's start-up hook leaves no name behind
     assert outputs[1].text == ("14714688 ['In', 'Out', 'VGG16', 'base', 'exit', 'get_ipython', "
                                "'open', 'quit']\n")
+
+
+def test_printed_lines_are_stored_as_one_output_per_stream_run():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="b\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="warn\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="c\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="d\n"),
+        nbformat.v4.new_output("display_data", data={"text/plain": "x"}),
+        nbformat.v4.new_output("stream", name="stdout", text="e\n"),
+    ]
+    runner.merge_streams(nb)
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in nb.cells[0].outputs] == [
+        ("stream", "stdout", "a\nb\n"), ("stream", "stderr", "warn\n"),
+        ("stream", "stdout", "c\nd\n"), ("display_data", None, None),
+        ("stream", "stdout", "e\n")]

@@ -34,13 +34,35 @@ import time
 from pathlib import Path
 
 __all__ = ["NotebookFailed", "execute_notebook", "notebook_parameters", "parse_parameter",
-           "sanitize_outputs", "sanitize_text", "strip_volatile_metadata"]
+           "merge_streams", "sanitize_outputs", "sanitize_text", "strip_volatile_metadata"]
 
 DEFAULT_PROFILE = "tiny"
 
 
 class NotebookFailed(RuntimeError):
     """A notebook stopped at a cell; the message names the notebook, the cell and the error."""
+
+
+def merge_streams(nb) -> None:
+    """Joins each run of consecutive printed outputs of one stream (stdout or stderr) in
+    a cell into one output. How a kernel chunks what a cell prints depends on timing;
+    merged, a stored notebook is the same however busy the machine was. In place.
+
+    Args:
+        nb: an `nbformat.NotebookNode`.
+    """
+    for cell in nb.cells:
+        merged = []
+        for output in cell.get("outputs", []):
+            last = merged[-1] if merged else None
+            if (output.get("output_type") == "stream" and last is not None
+                    and last.get("output_type") == "stream"
+                    and last.get("name") == output.get("name")):
+                last["text"] = "".join(last["text"]) + "".join(output["text"])
+            else:
+                merged.append(output)
+        if "outputs" in cell:
+            cell.outputs = merged
 
 
 def strip_volatile_metadata(nb) -> None:
@@ -260,6 +282,7 @@ def execute_notebook(path: str | os.PathLike[str], output: str | os.PathLike[str
         raise NotebookFailed(
             f"{path}: {where} {problem}\nOutputs up to the failing cell: {failed}"
         ) from failure
+    merge_streams(nb)
     sanitize_outputs(nb, repository)
     strip_volatile_metadata(nb)
     output.parent.mkdir(parents=True, exist_ok=True)
