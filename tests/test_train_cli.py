@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,8 @@ def test_a_second_run_resumes_after_the_finished_stage(resumed_run):
     assert config["base"] == "mobilenet_025" and config["image_size"] == [32, 32]
     for name in train.RUN_FILES:
         assert (run_dir / name).is_file(), name
+    with zipfile.ZipFile(run_dir / "model.keras") as saved:  # saved without its optimizer
+        assert not json.loads(saved.read("config.json")).get("compile_config")
     assert f"Report: {run_dir / 'report.html'}" in out
 
 

@@ -293,6 +293,7 @@ class TrainResult:
         stages: one dict per finished stage, as in `history.json` (`stage`, `epochs`,
             `learning_rate`, `seconds`, `epoch_seconds`, `history`, ...).
         resumed: the stages finished by an earlier run and loaded, not trained, here.
+        index: the checked folder: its files and labels per split, classes, formats.
         evaluation: the test results, as in `evaluation.json` (`None` when the run
             stopped after stage 1).
         report: the report's path (`None` when the run stopped after stage 1).
@@ -303,6 +304,7 @@ class TrainResult:
     class_names: list[str]
     stages: list[dict]
     resumed: list[int]
+    index: object
     evaluation: dict | None = None
     report: Path | None = None
 
@@ -338,9 +340,17 @@ def _write_json(path: Path, content) -> None:
 
 
 def _save_model(model, path: Path) -> None:
-    """Saves a model atomically (Keras wants the `.keras` suffix on the partial file too)."""
+    """Saves a model atomically, without its optimizer.
+
+    A run never trains a saved model on with its optimizer's state (stage 2 compiles a
+    new one), and Adam's two moment estimates per trainable weight would make the file
+    three times as large; so an uncompiled model over the same layers is saved. Keras
+    wants the `.keras` suffix on the partial file too.
+    """
+    import keras
+
     partial = path.with_name(f"{path.stem}.partial.keras")
-    model.save(partial)
+    keras.Model(model.input, model.output, name=model.name).save(partial)
     os.replace(partial, path)
 
 
@@ -393,12 +403,13 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, restart: bool) -> list[
     return stages
 
 
-def _data_root(config: TrainConfig) -> Path:
+def _data_root(data_dir: str | os.PathLike[str]) -> Path:
+    """The image folder, as given (messages then show the path the user typed)."""
     from tlhelpers.data import DATASETS, dataset_path
 
-    if config.data_dir in DATASETS:
-        return dataset_path(config.data_dir)
-    return Path(config.data_dir)
+    if str(data_dir) in DATASETS:
+        return dataset_path(str(data_dir))
+    return Path(data_dir).expanduser()
 
 
 def _fingerprint(index) -> str:
@@ -633,13 +644,13 @@ def train_on_folder(data_dir: str | os.PathLike[str], run_dir: str | os.PathLike
     run_dir = Path(run_dir).expanduser()
     say = _printer(verbose)
     done = _prepare_run_dir(run_dir, cfg, restart)
-    root = _data_root(cfg)
+    root = _data_root(data_dir)
     if run_dir.resolve().is_relative_to(root.resolve()):
         raise RunDirError(f"RUN_DIR {run_dir} is inside the image folder {root}: its files "
                           "would be read as images next time. Put the run elsewhere.")
 
     say(f"Checking the image folder {root} ...")
-    image_data = data.load_dataset(cfg.data_dir, cfg.image_size, cfg.batch_size, seed=cfg.seed,
+    image_data = data.load_dataset(root, cfg.image_size, cfg.batch_size, seed=cfg.seed,
                                    verbose=verbose, skip_non_images=cfg.skip_non_images,
                                    min_side=cfg.min_side,
                                    val_fraction=cfg.val_fraction,
@@ -686,7 +697,7 @@ def train_on_folder(data_dir: str | os.PathLike[str], run_dir: str | os.PathLike
             _save_model(model, run_dir / MODEL_FILE)
         _write_history(run_dir, fingerprint, stages)
         say(f"Stage 1 done in {record['seconds']:.0f} s; saved {run_dir / STAGE1_MODEL}")
-    result = TrainResult(run_dir, cfg, class_names, stages, resumed)
+    result = TrainResult(run_dir, cfg, class_names, stages, resumed, index)
     if stop_after == 1:
         say("Stopped after stage 1, as asked. Run the same command without --stop-after "
             "to go on from there.")
@@ -715,13 +726,13 @@ def train_on_folder(data_dir: str | os.PathLike[str], run_dir: str | os.PathLike
     result.evaluation = evaluation
     say(f"Test accuracy: {evaluation['test_accuracy']:.3f} on {evaluation['test_images']} "
         f"images (chance: {1 / len(class_names):.3f})")
-    result.report = _write_report(result, index, images, y_true, probs)
+    result.report = _write_report(result, images, y_true, probs)
     say(f"Report: {result.report}")
     say(f"Classify images with it: python -m tlhelpers.predict {run_dir} IMAGE...")
     return result
 
 
-def _write_report(result: TrainResult, index, images, y_true, probs) -> Path:
+def _write_report(result: TrainResult, images, y_true, probs) -> Path:
     """Writes `report.html` into the run's folder: a self-contained page (`tlhelpers.report`)."""
     import datetime
 
@@ -730,7 +741,8 @@ def _write_report(result: TrainResult, index, images, y_true, probs) -> Path:
     from tlhelpers import models, plots
     from tlhelpers.report import Report, library_versions
 
-    cfg, class_names, stages = result.config, result.class_names, result.stages
+    cfg, class_names, stages, index = (result.config, result.class_names, result.stages,
+                                       result.index)
     evaluation, run_dir = result.evaluation, result.run_dir
     num_classes, spec = len(class_names), models.BASES[cfg.base]
     weights = "its ImageNet weights" if cfg.weights == "imagenet" else "random weights"
