@@ -379,3 +379,18 @@ def test_random_corruption_raises_only_the_validators_error(tmp_path_factory, co
         assert str(root) in str(err)
     else:
         assert index.num_classes == 2
+
+
+def test_the_report_summarises_many_image_sizes(tmp_path):
+    from tlhelpers.folders import MAX_SIZES_LISTED
+
+    for i, width in enumerate(range(20, 20 + MAX_SIZES_LISTED + 2)):
+        for cls in ("a", "b"):
+            write_png(tmp_path / "many" / cls / f"{i}.png", size=(width, 30 + i % 2))
+        write_png(tmp_path / "few" / ("a" if i % 2 else "b") / f"{i}.png", size=(40, 30))
+    write_png(tmp_path / "few" / "a" / "wide.png", size=(60, 30))
+    many = data.index_image_folder(tmp_path / "many", val_fraction=0.3, test_fraction=0.3)
+    assert ("sizes (w x h): 8 different, 20 to 27 wide, 30 to 31 high; most common: 20x30: 2, "
+            "21x31: 2, 22x30: 2\n") in many.report()
+    few = data.index_image_folder(tmp_path / "few", val_fraction=0.3, test_fraction=0.3)
+    assert "sizes (w x h): 40x30: 8, 60x30: 1\n" in few.report()
