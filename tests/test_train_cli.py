@@ -120,8 +120,11 @@ def test_the_evaluation_counts_every_test_image(resumed_run):
 def test_the_report_is_one_self_contained_page(resumed_run):
     page = (resumed_run["run_dir"] / "report.html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in page
+    evaluation = json.loads((resumed_run["run_dir"] / "evaluation.json").read_text())
+    mistakes = evaluation["test_accuracy"] < 1
     sources = re.findall(r'src="([^"]*)"', page)
-    assert len(sources) == 3  # curves, confusion matrix, confident mistakes
+    assert len(sources) == 2 + mistakes  # curves, confusion matrix, confident mistakes if any
+    assert ("The most confident mistakes" in page) == mistakes
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert not re.search(r'(href|src)="(https?:|file:|/)', page)  # nothing from elsewhere
     for heading in ("The image folder", "Training", "The test split", "Use the model",
@@ -222,18 +225,23 @@ def test_bad_input_is_one_clear_line_without_a_traceback(tmp_path, clothes, resu
 
 
 def test_weights_that_cannot_be_had_are_a_clear_error(tmp_path, clothes, monkeypatch):
+    """Keras' download failure, as `build_base` turns it into an error with its fix."""
     from tlhelpers import models
-    from tlhelpers.downloads import WeightsUnavailableError
+    from tlhelpers.downloads import explain_download_failures
+
+    url = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/m.h5"
 
     def unavailable(*args, **kwargs):
-        raise WeightsUnavailableError("Could not load the ImageNet weights of MobileNet ...\n"
-                                      "To fix it: connect to the internet ...")
+        with explain_download_failures("ImageNet weights of MobileNet (alpha=0.25)"):
+            raise Exception(f"URL fetch failure on {url}: None -- Name or service not known")
 
     monkeypatch.setattr(models, "build_base", unavailable)
     status, out, err = _run(train.main, [str(clothes), "--out", str(tmp_path / "r"), *SMALL])
     assert status == 1
-    assert err == ("error: Could not load the ImageNet weights of MobileNet ...\n"
-                   "To fix it: connect to the internet ...\n")
+    assert err.startswith("error: Could not load the ImageNet weights of MobileNet (alpha=0.25)")
+    assert f"URL:   {url}" in err and "Traceback" not in err
+    assert "run the command again" in err and "Or use the offline base: --base mobilenet" in err
+    assert "cell" not in err and "PROFILE" not in err
     assert not (tmp_path / "r" / "stage1.keras").exists()
 
 

@@ -37,6 +37,7 @@ table { border-collapse: collapse; margin: .6em 0 1em; font-size: .92em; }
 th, td { border: 1px solid #d0d7de; padding: .25em .7em; text-align: left; }
 th { background: #f6f8fa; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
 pre { background: #f6f8fa; padding: .8em; overflow-x: auto; font-size: .85em;
       border-radius: 6px; }
 figure { margin: .8em 0 1.2em; }

@@ -811,13 +811,15 @@ def _write_report(result: TrainResult, images, y_true, probs) -> Path:
                   caption="Confusion matrix: each row a true class, each column a predicted "
                   "one; everything off the diagonal is a mistake.")
     mistakes = int(np.sum(y_pred != y_true))
-    grid = plots.plot_confident_mistakes(images, y_true, probs, class_names, max_images=12)
-    grid.tight_layout()  # again: its titles have two lines
-    report.figure(grid,
-                  alt="the test images the model got wrong with the highest confidence",
-                  caption=f"The most confident mistakes ({min(mistakes, 12)} of {mistakes}): "
-                  "predicted class and its probability, the true class in brackets."
-                  if mistakes else "No test image was misclassified.")
+    if mistakes:
+        grid = plots.plot_confident_mistakes(images, y_true, probs, class_names, max_images=12)
+        grid.tight_layout()  # again: its titles have two lines
+        report.figure(grid, alt="the test images the model got wrong with the highest "
+                      "confidence", caption=f"The most confident mistakes ({min(mistakes, 12)} "
+                      f"of {mistakes}): predicted class and its probability, the true class in "
+                      "brackets.")
+    else:
+        report.text("No test image was misclassified.")
 
     report.heading("Use the model")
     report.text("Classify image files (the top classes of each, with probabilities):")
@@ -841,6 +843,9 @@ def _write_report(result: TrainResult, images, y_true, probs) -> Path:
         [REPORT_FILE, "this page"]])
 
     report.heading("Settings")
+    report.text("Named as the arguments of `train_on_folder`; on the command line, "
+                "`--image-size` sets `image_size`, `--no-augment` sets `augment` to False, and "
+                "so on.", note=True)
     report.table(["setting", "value"], [[key, value if not isinstance(value, list)
                                          else ", ".join(str(v) for v in value)]
                                         for key, value in cfg.to_json().items()])
@@ -866,7 +871,10 @@ def _machine() -> dict[str, str]:
 # The helpers' error messages name their Python arguments; the command's options instead.
 _OPTIONS_IN_MESSAGES = (("pass `skip_non_images=True`", "pass --skip-non-images"),
                         ("pass a smaller `min_side`", "pass a smaller --min-side"),
-                        ("--restart (restart=True)", "--restart"))
+                        ("--restart (restart=True)", "--restart"),
+                        ("run the cell again", "run the command again"),
+                        ("Or use the offline profile: set PROFILE = 'tiny' in the notebook's "
+                         "parameters cell", "Or use the offline base: --base mobilenet"))
 
 
 def _image_size(text: str) -> tuple[int, int]:
