@@ -111,7 +111,9 @@ class TrainConfig:
     A second run in the same RUN_DIR resumes only with the same settings.
 
     Args:
-        data_dir: the image folder (absolute), or the name of a data set the book knows.
+        data_dir: the image folder, as given (`~` expanded), or the name of a data set the
+            book knows. A resume also checks that the folder holds the same files in the
+            same splits as when stage 1 trained.
         base: the pretrained base, a key of `tlhelpers.models.BASES`.
         weights: `"imagenet"`, or `"none"` for random weights (no transfer).
         image_size: `(height, width)` every image is resized to.
@@ -265,7 +267,7 @@ def make_config(data_dir: str | os.PathLike[str], base: str = "mobilenet", *,
         raise ValueError("`fine_tune_blocks` must be a list of block names such as "
                          f"['block13']. Received: `fine_tune_blocks={fine_tune_blocks!r}`.")
     name = str(data_dir)
-    folder = name if name in DATASETS else str(Path(name).expanduser().resolve())
+    folder = name if name in DATASETS else str(Path(name).expanduser())
     return TrainConfig(
         data_dir=folder, base=key, weights=weights, image_size=image_size,
         batch_size=_positive_int("batch_size", profile.batch_size if batch_size is None
