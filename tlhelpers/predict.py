@@ -151,6 +151,11 @@ def predict_files(run_dir: str | os.PathLike[str], paths: Sequence[str | os.Path
     return [Prediction(path, best) for (path, _), best in zip(images, tops, strict=True)]
 
 
+def _program_name() -> str:
+    """`tl-predict` when run by that name (installed), else `python -m tlhelpers.predict`."""
+    return "tl-predict" if Path(sys.argv[0]).name == "tl-predict" else "python -m tlhelpers.predict"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The command `python -m tlhelpers.predict` (and `tl-predict`); `--help` explains it.
 
@@ -162,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         usable or a file could not be read (the others are still classified).
     """
     parser = argparse.ArgumentParser(
-        prog="python -m tlhelpers.predict", description=__doc__,
+        prog=_program_name(), description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", metavar="RUN_DIR",
                         help="the folder of a finished run of `python -m tlhelpers.train`")

@@ -899,7 +899,7 @@ def _parser() -> argparse.ArgumentParser:
 
     tiny, full = PROFILES[mobilenet.profile], PROFILES[vgg16.profile]
     parser = argparse.ArgumentParser(
-        prog="python -m tlhelpers.train", description=__doc__,
+        prog=_program_name(), description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
                "  python -m tlhelpers.train ~/photos/shoes --out runs/shoes\n"
@@ -978,6 +978,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="delete the files of an earlier run in RUN_DIR and start over "
                              "(default: resume it, which needs the same settings)")
     return parser
+
+
+def _program_name() -> str:
+    """`tl-train` when run by that name (installed), else `python -m tlhelpers.train`."""
+    return "tl-train" if Path(sys.argv[0]).name == "tl-train" else "python -m tlhelpers.train"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
