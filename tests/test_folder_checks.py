@@ -428,3 +428,20 @@ def test_carving_never_puts_copies_of_an_image_into_two_splits(tmp_path):
             moved_any = True
             assert "with an identical copy kept in train" in index.report()
     assert moved_any  # the carving alone would have split the copies for some seed
+
+
+def test_the_report_summarises_many_image_sizes(tmp_path):
+    from tlhelpers.folders import MAX_SIZES_LISTED
+
+    for i, width in enumerate(range(20, 20 + MAX_SIZES_LISTED + 2)):
+        for k, cls in enumerate(("a", "b")):  # markers: no two images alike
+            write_png(tmp_path / "many" / cls / f"{i}.png", size=(width, 30 + i % 2),
+                      marker=2 * i + k)
+        write_png(tmp_path / "few" / ("a" if i % 2 else "b") / f"{i}.png", size=(40, 30),
+                  marker=i)
+    write_png(tmp_path / "few" / "a" / "wide.png", size=(60, 30))
+    many = data.index_image_folder(tmp_path / "many", val_fraction=0.3, test_fraction=0.3)
+    assert ("sizes (w x h): 8 different, 20 to 27 wide, 30 to 31 high; most common: 20x30: 2, "
+            "21x31: 2, 22x30: 2\n") in many.report()
+    few = data.index_image_folder(tmp_path / "few", val_fraction=0.3, test_fraction=0.3)
+    assert "sizes (w x h): 40x30: 8, 60x30: 1\n" in few.report()

@@ -73,6 +73,14 @@ RUNS: dict[str, StandInRun] = {
                                "benchmark_batches": 1},
         },
     ),
+    "04_your_own_images.ipynb": StandInRun(
+        parameters={
+            "PROFILE": "full",
+            # the command's full-profile path (VGG16, block5, the unsplit flowers carved into
+            # splits here) at one epoch per stage; 64 x 64, as chapter 3 runs 224 x 224 already
+            "SIZES_OVERRIDE": {"stage1_epochs": 1, "stage2_epochs": 1, "image_size": 64},
+        },
+    ),
 }
 
 

@@ -127,6 +127,21 @@ def test_sanitize_text_replaces_machine_paths_only():
         "val_accuracy 0.750 in 12/19 batches\n")
 
 
+def test_sanitize_text_takes_linear_time_on_a_long_word():
+    """An HTML output can hold an image as one long base64 word; the site-packages rule
+    once rescanned it from every character (minutes for a report of 300 KB)."""
+    import base64
+    import time
+
+    word = base64.b64encode(bytes(range(256)) * 180).decode()  # 60 KB: 20 s with the old rule
+    started = time.perf_counter()
+    assert runner.sanitize_text(f'<img src="data:image/png;base64,{word}">', Path.cwd()) == (
+        f'<img src="data:image/png;base64,{word}">')
+    assert time.perf_counter() - started < 2
+    assert runner.sanitize_text('x="/opt/lib/site-packages/a.py"', Path.cwd()) == (
+        'x="<site-packages>/a.py"')
+
+
 @pytest.mark.parametrize("text, expected", [
     ("EPOCHS=2", ("EPOCHS", 2)),
     ("LR=1e-3", ("LR", 1e-3)),

@@ -76,6 +76,7 @@ SPLIT_FOLDER_NAMES = {
     "test": "test", "testing": "test",
 }
 MAX_LISTED = 20  # paths listed per kind of problem in a message; the rest are counted
+MAX_SIZES_LISTED = 6  # image sizes listed one by one in a report; more are summarised
 # Every kind of problem, in the order a message lists them. The first two and the three
 # about split folders stop the check at once; the others are collected.
 PROBLEM_KINDS = (
@@ -338,7 +339,7 @@ class ImageIndex:
         if self.kept_in_train:
             lines.append(f"{_plural(len(self.kept_in_train), 'image')} with an identical copy "
                          "kept in train, so that no image is in two splits")
-        sizes = ", ".join(f"{w}x{h}: {n}" for (w, h), n in sorted(self.sizes.items()))
+        sizes = _describe_sizes(self.sizes)
         formats = ", ".join(f"{k}: {n}" for k, n in sorted(self.formats.items()))
         modes = ", ".join(f"{k}: {n}" for k, n in sorted(self.modes.items()))
         lines.append(f"sizes (w x h): {sizes}")
@@ -351,6 +352,21 @@ class ImageIndex:
             more = f" and {len(self.skipped) - 5} more" if len(self.skipped) > 5 else ""
             lines.append(f"left out: {len(self.skipped)} file(s): {names}{more}")
         return "\n".join(lines)
+
+
+def _describe_sizes(sizes: dict[tuple[int, int], int]) -> str:
+    """Each size with its count; beyond `MAX_SIZES_LISTED` sizes (a folder of photos), their
+    range and the most common ones instead."""
+    if len(sizes) <= MAX_SIZES_LISTED:
+        return ", ".join(f"{w}x{h}: {n}" for (w, h), n in sorted(sizes.items()))
+    widths, heights = [w for w, _ in sizes], [h for _, h in sizes]
+    text = (f"{len(sizes)} different, {min(widths)} to {max(widths)} wide, {min(heights)} to "
+            f"{max(heights)} high")
+    common = [(size, n) for size, n in sorted(sizes.items(), key=lambda item: (-item[1],
+                                                                              item[0])) if n > 1]
+    if common:
+        text += "; most common: " + ", ".join(f"{w}x{h}: {n}" for (w, h), n in common[:3])
+    return text
 
 
 def _is_hidden(path: Path) -> bool:

@@ -94,7 +94,9 @@ def _path_prefixes(repository: Path) -> list[tuple[str, str]]:
 
 
 # Any other installation's site-packages, and the folders made in the temporary folder.
-_OTHER_SITE_PACKAGES = re.compile(r"[^\s'\"(]*/site-packages(?=/)")
+# The lookbehind starts a match only where a path can start: without it, a long word
+# (an image embedded in HTML as base64) is rescanned from each of its characters.
+_OTHER_SITE_PACKAGES = re.compile(r"(?<![^\s'\"(])[^\s'\"(]*/site-packages(?=/)")
 _TEMP_FOLDER = re.compile(r"<tmp>/[^/\s'\"]+")
 
 
