@@ -3,7 +3,7 @@
 import inspect
 from pathlib import Path
 
-from tlhelpers import config, downloads, folders, runner
+from tlhelpers import config, downloads, folders, predict, report, runner, train
 
 PAGE = (Path(__file__).resolve().parents[1] / "book" / "troubleshooting.md").read_text()
 
@@ -14,9 +14,11 @@ def test_every_kind_of_folder_problem_has_a_row():
 
 
 def test_every_error_class_of_tlhelpers_is_explained():
-    classes = {name for module in (config, downloads, folders, runner)
+    classes = {name for module in (config, downloads, folders, predict, report, runner,
+                                  train)
                for name, value in inspect.getmembers(module, inspect.isclass)
                if issubclass(value, Exception) and value.__module__.startswith("tlhelpers")}
-    assert classes >= {"ImageFolderError", "WeightsUnavailableError", "DownloadError"}
+    assert classes >= {"ImageFolderError", "WeightsUnavailableError", "DownloadError",
+                       "RunDirError"}
     missing = sorted(name for name in classes if f"**`{name}`**" not in PAGE)
     assert not missing, f"explain {missing} in book/troubleshooting.md"
