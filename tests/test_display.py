@@ -38,7 +38,7 @@ def test_the_box_says_how_long_on_what_and_with_which_versions():
 
 def test_the_box_names_what_differs_from_the_lock_file(monkeypatch):
     monkeypatch.setattr(display, "lock_versions",
-                        lambda: {"tensorflow": "0.0.1", **display._installed_versions(["keras"])})
+                        lambda: {"tensorflow": "0.0.1", **display.installed_versions(["keras"])})
     text = display.run_summary(time.perf_counter())
     assert "pins TensorFlow 0.0.1 · Keras " in text
     assert re.search(r"this run differs from it in TensorFlow +│", text), text

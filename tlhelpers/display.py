@@ -27,8 +27,8 @@ import time
 import traceback
 import warnings
 
-__all__ = ["format_warning", "lock_versions", "progress_bar", "reader_traceback",
-           "restore_notebook", "run_summary", "setup_notebook", "tested_with"]
+__all__ = ["format_warning", "installed_versions", "lock_versions", "progress_bar",
+           "reader_traceback", "restore_notebook", "run_summary", "setup_notebook", "tested_with"]
 
 # The packages the "tested with" box names, as pip spells them, and how it titles them.
 TESTED_PACKAGES = {"tensorflow": "TensorFlow", "keras": "Keras", "numpy": "NumPy",
@@ -136,7 +136,15 @@ def lock_versions(names=tuple(TESTED_PACKAGES)) -> dict[str, str]:
     return pins
 
 
-def _installed_versions(names) -> dict[str, str]:
+def installed_versions(names) -> dict[str, str]:
+    """The installed versions of some packages.
+
+    Args:
+        names: the packages, as pip spells them.
+
+    Returns:
+        `{name: version}` for those installed; the others are left out.
+    """
     from importlib import metadata
 
     found = {}
@@ -158,7 +166,7 @@ def tested_with() -> list[str]:
     """
     import keras
 
-    here = _installed_versions(TESTED_PACKAGES)
+    here = installed_versions(TESTED_PACKAGES)
     pins = lock_versions()
     named = [f"{TESTED_PACKAGES[name]} {version}" for name, version in here.items()]
     backend = f" ({keras.backend.backend()} backend)" if "keras" in here else ""

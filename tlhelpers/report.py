@@ -73,17 +73,16 @@ def library_versions() -> dict[str, str]:
         scikit-learn, Matplotlib, Pillow and tlhelpers; `"not installed"` where missing.
     """
     import platform
-    from importlib import metadata
 
+    from tlhelpers.display import installed_versions
+
+    packages = {"TensorFlow": "tensorflow", "Keras": "keras", "NumPy": "numpy",
+                "scikit-learn": "scikit-learn", "Matplotlib": "matplotlib", "Pillow": "pillow",
+                "tlhelpers": "tlhelpers"}
+    found = installed_versions(packages.values())
     versions = {"Python": platform.python_version()}
-    for name, package in (("TensorFlow", "tensorflow"), ("Keras", "keras"),
-                          ("NumPy", "numpy"), ("scikit-learn", "scikit-learn"),
-                          ("Matplotlib", "matplotlib"), ("Pillow", "pillow"),
-                          ("tlhelpers", "tlhelpers")):
-        try:
-            versions[name] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
+    versions.update({name: found.get(package, "not installed")
+                     for name, package in packages.items()})
     try:
         import keras
 
