@@ -46,6 +46,10 @@ def test_evaluate_and_predict_classes_agree():
     assert images.shape == (64, 4)
     assert abs(np.mean(y_true == y_pred) - metrics["accuracy"]) < 1e-6
     _, y_true_10, _ = training.predict_classes(model, ds, max_images=10)
+    *same, probs = training.predict_classes(model, ds, return_probs=True)
+    assert all(np.array_equal(a, b) for a, b in zip(same, (images, y_true, y_pred), strict=True))
+    assert probs.shape == (len(images), model.output_shape[-1])
+    assert np.array_equal(probs.argmax(axis=1), y_pred)
     assert len(y_true_10) == 10
 
 

@@ -115,9 +115,7 @@ def _top(model, images, class_names: list[str], top: int) -> list[list[tuple[str
 
     from tlhelpers.training import to_numpy
 
-    batch = np.stack(images)
-    probs = np.concatenate([to_numpy(model(batch[i:i + 32], training=False))
-                            for i in range(0, len(batch), 32)])
+    probs = to_numpy(model.predict(np.stack(images), batch_size=32, verbose=0))
     return [[(class_names[i], float(p[i])) for i in np.argsort(-p, kind="stable")[:top]]
             for p in probs]
 

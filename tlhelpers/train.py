@@ -529,8 +529,7 @@ def _evaluate(model, test_ds, class_names: list[str]) -> tuple[dict, object, obj
 
     from tlhelpers import training
 
-    images, y_true, y_pred = training.predict_classes(model, test_ds)
-    probs = training.to_numpy(model.predict(images, verbose=0))
+    images, y_true, y_pred, probs = training.predict_classes(model, test_ds, return_probs=True)
     labels = list(range(len(class_names)))
     precision, recall, _, support = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, zero_division=0)

@@ -191,34 +191,37 @@ def evaluate(model: keras.Model, ds) -> dict[str, float]:
     return {k: float(v) for k, v in model.evaluate(ds, verbose=0, return_dict=True).items()}
 
 
-def predict_classes(model: keras.Model, ds, max_images: int | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def predict_classes(model: keras.Model, ds, max_images: int | None = None,
+                    return_probs: bool = False) -> tuple[np.ndarray, ...]:
     """Runs a classifier over a data set and returns images, true and predicted labels.
 
     Args:
         model: a classifier with one output unit per class.
         ds: batches of `(images, labels)`; labels are integers or one-hot.
         max_images: stop after this many images (default: all).
+        return_probs: also return the predicted probabilities, from the same pass
+            (default False).
 
     Returns:
-        `(images, y_true, y_pred)`: the images as a NumPy array, and integer labels.
+        `(images, y_true, y_pred)`: the images as a NumPy array, and integer labels;
+        with `return_probs=True`, `(images, y_true, y_pred, probs)`.
     """
-    images, y_true, y_pred = [], [], []
+    images, y_true, probs = [], [], []
     seen = 0
     for batch_images, batch_labels in ds:
-        probs = model.predict_on_batch(batch_images)
         labels = to_numpy(batch_labels)
         if labels.ndim == 2:
             labels = labels.argmax(axis=1)
         images.append(to_numpy(batch_images))
         y_true.append(labels)
-        y_pred.append(to_numpy(probs).argmax(axis=1))
+        probs.append(to_numpy(model.predict_on_batch(batch_images)))
         seen += len(labels)
         if max_images is not None and seen >= max_images:
             break
     stop = max_images if max_images is not None else seen
-    return (np.concatenate(images)[:stop], np.concatenate(y_true)[:stop],
-            np.concatenate(y_pred)[:stop])
+    probs = np.concatenate(probs)[:stop]
+    result = (np.concatenate(images)[:stop], np.concatenate(y_true)[:stop], probs.argmax(axis=1))
+    return (*result, probs) if return_probs else result
 
 
 def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray,
