@@ -292,3 +292,20 @@ def test_a_malformed_stand_ins_file_stops_the_data_cell(stand_ins):
     with pytest.raises(StandInsError, match=f"Stand-ins file {stand_ins.path} .*not valid JSON"):
         data.dataset_path("flowers")
     assert data.dataset_path("fashion-mnist-tiny").is_dir()  # bundled: no stand-in consulted
+
+
+def test_class_subset_draws_relabels_and_repeats():
+    labels = np.repeat(np.arange(4), 10)
+    images = np.arange(40)[:, None] * np.ones((1, 3))
+    x, y = data.class_subset(images, labels, [3, 1], 12, seed=5)
+    assert len(x) == 12 and sorted(set(y.tolist())) == [0, 1]
+    # relabelled by position in `classes`: 3 -> 0, 1 -> 1; the images keep their order
+    np.testing.assert_array_equal(np.where(y == 0, 3, 1), labels[x[:, 0].astype(int)])
+    assert np.all(np.diff(x[:, 0]) > 0)
+    x2, y2 = data.class_subset(images, labels, [3, 1], 12, seed=5)
+    np.testing.assert_array_equal(x, x2)
+    assert not np.array_equal(x, data.class_subset(images, labels, [3, 1], 12, seed=6)[0])
+    for classes, count, message in (([1, 1], 3, "distinct"), ([7], 3, r"\[7\] absent"),
+                                    ([0], 11, "between 1 and 10"), ([], 1, "distinct")):
+        with pytest.raises(ValueError, match=message):
+            data.class_subset(images, labels, classes, count)

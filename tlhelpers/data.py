@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -38,6 +39,7 @@ __all__ = [
     "ImageData",
     "ImageFolderError",
     "ImageIndex",
+    "class_subset",
     "dataset_path",
     "index_image_folder",
     "load_dataset",
@@ -420,3 +422,46 @@ def load_fashion_mnist(
             "folder above."
         ) from err
     return (x_train, y_train.astype(np.int64)), (x_test, y_test.astype(np.int64))
+
+
+def class_subset(images: np.ndarray, labels: np.ndarray, classes: Sequence[int], count: int,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Draws `count` images of some classes at random and relabels them `0..len(classes)-1`.
+
+    Splitting a data set's classes in two halves makes a source task and a target task
+    (the experiments of Yosinski et al., 2014): for example the even and the odd labels of
+    Fashion-MNIST. The draw keeps the images' order in the data set, and depends on `seed`
+    only.
+
+    Args:
+        images: all images, first axis one per image.
+        labels: their integer labels, shape `(len(images),)`.
+        classes: the labels to keep, in the order that gives the new labels.
+        count: how many images to draw (at most as many as there are of `classes`).
+        seed: seeds the draw.
+
+    Returns:
+        `(images, labels)`: the drawn images, and their labels renumbered by position in
+        `classes`.
+
+    Raises:
+        ValueError: `classes` is empty or repeats a label, a label is absent from `labels`,
+            or `count` asks for more images than those classes have.
+    """
+    labels = np.asarray(labels)
+    classes = [int(c) for c in classes]
+    if len(images) != len(labels):
+        raise ValueError(f"`images` and `labels` differ in length: {len(images)} != "
+                         f"{len(labels)}.")
+    missing = sorted(set(classes) - set(np.unique(labels).tolist()))
+    if not classes or len(set(classes)) != len(classes) or missing:
+        raise ValueError("`classes` must list distinct labels present in `labels`. Received: "
+                         f"`classes={classes}`" + (f" ({missing} absent)." if missing else "."))
+    pool = np.flatnonzero(np.isin(labels, classes))
+    if not 0 < count <= len(pool):
+        raise ValueError(f"`count` must be between 1 and {len(pool)} (the images of classes "
+                         f"{classes}). Received: `count={count}`.")
+    chosen = np.sort(np.random.default_rng(seed).permutation(pool)[:count])
+    order = np.argsort(classes)
+    new_labels = order[np.searchsorted(np.asarray(classes)[order], labels[chosen])]
+    return images[chosen], new_labels.astype(np.int64)
