@@ -18,10 +18,13 @@ export PYTHONHASHSEED := 0
 # No progress bars in what notebooks store or nbval compares (they carry timings).
 export TQDM_DISABLE := 1
 
-# `make test` compares the stored outputs (made by `make notebooks` with TensorFlow's
-# defaults) under other numerics, a stand-in for a reader's machine: no oneDNN
-# kernels, one thread for TensorFlow's ops and for BLAS.
-PERTURBED_NUMERICS := TF_ENABLE_ONEDNN_OPTS=0 TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREADS=1 \
+# The stored outputs and the test run use different numerics, a stand-in for another
+# reader's machine. `make notebooks` stores the outputs without oneDNN kernels (the
+# portable Eigen ones) on every core; `make nbval` re-runs the notebooks with oneDNN
+# kernels (TensorFlow's default on x86, and faster), one thread for TensorFlow's ops and
+# for BLAS in each of its two workers.
+STORE_NUMERICS := TF_ENABLE_ONEDNN_OPTS=0
+TEST_NUMERICS := TF_ENABLE_ONEDNN_OPTS=1 TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREADS=1 \
 	OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 # `make book` executes a copy of the book's sources, so the working tree stays as it is.
@@ -82,7 +85,7 @@ book: data
 
 # Maintainers: re-execute the notebooks in place, refreshing the outputs they store.
 notebooks: data
-	$(BIN)/python -m tlhelpers.runner notebooks/*.ipynb
+	$(STORE_NUMERICS) $(BIN)/python -m tlhelpers.runner notebooks/*.ipynb
 
 # The book from the outputs stored in the notebooks, without executing anything.
 html: $(STAMP)
@@ -97,9 +100,11 @@ check-html: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# Two workers, one per core (each on one thread); a notebook stays on one worker.
+# Two workers, one per core (each on one thread); a notebook stays on one worker. The
+# longest files start first (the order tests/conftest.py gives; xdist keeps it).
 nbval: data
-	$(PERTURBED_NUMERICS) $(BIN)/python -m pytest -n 2 --dist loadfile --durations=8 -rxX \
+	$(TEST_NUMERICS) $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder \
+		--durations=8 -rxX \
 		--nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg tests notebooks
 
 test: lint nbval check-html

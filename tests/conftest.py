@@ -158,3 +158,45 @@ def stand_ins(tmp_path, monkeypatch, flowers_stand_in_archive) -> StandInFiles:
     monkeypatch.setenv("TLHELPERS_CACHE", str(files.cache))
     monkeypatch.setenv("TLHELPERS_STAND_INS", str(files.path))
     return files
+
+
+# Scheduling: `make nbval` runs two xdist workers with `--dist loadfile
+# --no-loadscope-reorder`, so each file (each notebook) is a unit of work handed out in
+# collection order. The run takes as long as its longest worker; starting the longest
+# units first keeps one long notebook from starting last. The long units go first,
+# longest first: each notebook by the run time it stored (the "ran in N s" of its last
+# cell), and the test files named here by a rough estimate in seconds; then the rest, in
+# the order collected. Only the order changes, never what runs.
+SLOW_TEST_FILES = {"test_full_profile.py": 300.0}  # VGG16 at 224 x 224 on stand-ins
+
+
+def _stored_seconds(path: Path) -> float:
+    """The run time a notebook's last cell printed when its outputs were stored."""
+    import json
+    import re
+
+    try:
+        cells = json.loads(path.read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return 0.0
+    text = "".join("".join(o.get("text", "")) for o in cells[-1].get("outputs", [])) \
+        if cells else ""
+    found = re.search(r"ran in (\d+) s", text)
+    return float(found.group(1)) if found else 0.0
+
+
+def pytest_collection_modifyitems(session, config, items):
+    seconds: dict[Path, float] = {}
+
+    def rank(indexed: tuple[int, pytest.Item]) -> tuple[int, float, int]:
+        index, item = indexed
+        path = Path(item.path)
+        if path.suffix == ".ipynb":
+            if path not in seconds:
+                seconds[path] = _stored_seconds(path)
+            return (0, -seconds[path], index)
+        if path.name in SLOW_TEST_FILES:
+            return (0, -SLOW_TEST_FILES[path.name], index)
+        return (1, 0.0, index)
+
+    items[:] = [item for _, item in sorted(enumerate(items), key=rank)]

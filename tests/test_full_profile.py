@@ -113,8 +113,8 @@ def _first_failure(cells: list[dict]) -> str:
 @pytest.mark.parametrize("name, run", _cases())
 def test_full_profile_runs_on_stand_ins(name, run, stand_ins, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))  # no cached weights
-    # The code path is the point here, not the numerics that `make nbval` perturbs:
-    # TensorFlow's faster default kernels (oneDNN) make VGG16 at 224 x 224 affordable.
+    # The code path is the point here, not the numerics: TensorFlow's faster default
+    # kernels (oneDNN, as `make nbval` uses) make VGG16 at 224 x 224 affordable.
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
     output = tmp_path / name
     try:
