@@ -129,3 +129,19 @@ def test_feature_maps_plot_shows_the_most_active_channels_per_depth():
         plots.plot_feature_maps({"flat": np.zeros((8, 8))})
     with pytest.raises(ValueError, match="empty"):
         plots.plot_feature_maps({})
+
+
+def test_histories_over_seeds_draw_mean_and_band_per_recipe_and_check_lengths():
+    run = {"accuracy": [0.5, 0.9], "val_accuracy": [0.4, 0.6], "loss": [1.0, 0.2],
+           "val_loss": [1.2, 1.0]}
+    other = {key: [v + 0.1 for v in values] for key, values in run.items()}
+    fig = plots.plot_histories_over_seeds({"a": [run, other], "b": [run]}, stage_start=1)
+    assert len(fig.axes) == 2
+    lines = [line for line in fig.axes[0].lines if line.get_label().startswith("a")]
+    assert [line.get_label() for line in lines] == ["a, train", "a, held out"]
+    np.testing.assert_allclose(lines[0].get_ydata(), [0.55, 0.95])
+    assert len(fig.axes[0].collections) == 4  # one band per recipe and curve
+    with pytest.raises(ValueError, match="different numbers of epochs"):
+        plots.plot_histories_over_seeds({"a": [run, {k: v[:1] for k, v in run.items()}]})
+    with pytest.raises(ValueError, match="'auc'"):
+        plots.plot_histories_over_seeds({"a": [run]}, metrics=("auc",))

@@ -4,7 +4,8 @@ Every function draws into a new figure and returns it, so a notebook cell can sh
 and a test can inspect it.
 
 Used by every chapter that trains a model (curves, grids), by the nine-step chapter
-(the flow diagram) and by the concepts chapter (filters, feature maps).
+(the flow diagram), by the concepts chapter (filters, feature maps) and by the FAQ
+experiments (curves of several recipes over seeds).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "plot_filters",
     "plot_flow",
     "plot_history",
+    "plot_histories_over_seeds",
     "plot_image_grid",
     "plot_sweep",
     "plot_transfer_by_depth",
@@ -75,6 +77,76 @@ def plot_history(history, metrics: Sequence[str] = ("loss", "accuracy"),
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def plot_histories_over_seeds(histories: dict[str, Sequence[dict]],
+                              metrics: Sequence[str] = ("accuracy", "loss"),
+                              title: str | None = None, stage_start: int | None = None,
+                              val_label: str = "held out",
+                              stage_label: str = "fine-tuning starts") -> Figure:
+    """Training curves of several recipes, each run with several seeds: one panel per
+    metric, the mean over seeds as a line, the range over seeds as a band.
+
+    Training curves are solid, `val_<metric>` curves dashed, in the recipe's colour.
+
+    Args:
+        histories: `{recipe: [history of each seed]}`, each history a
+            `keras.callbacks.History` or a dict `{metric: [value per epoch]}`; the seeds
+            of one recipe must have run the same number of epochs.
+        metrics: the metrics to plot (default accuracy and loss).
+        title: a title above the panels.
+        stage_start: the epoch (counted from 0) at which a later stage began, marked by
+            a dotted vertical line; `None` for none.
+        val_label: how the legend names the `val_` curves (default "held out").
+        stage_label: the legend entry of the stage line.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: if `histories` is empty, a recipe has no run, a metric is missing,
+            or the seeds of a recipe ran different numbers of epochs.
+    """
+    if not histories or not all(len(runs) for runs in histories.values()):
+        raise ValueError("`histories` needs at least one recipe with one run. Received: "
+                         f"{ {k: len(v) for k, v in histories.items()} }.")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.3 * len(metrics), 3.4), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for i, (recipe, runs) in enumerate(histories.items()):
+        logs = [getattr(run, "history", run) for run in runs]
+        for ax, metric in zip(axes[0], metrics, strict=True):
+            for key, style, suffix in ((metric, "-", "train"),
+                                       (f"val_{metric}", "--", val_label)):
+                if key not in logs[0]:
+                    if key == metric:
+                        raise ValueError(f"Metric {metric!r} is not in the history of "
+                                         f"{recipe!r}. Received keys: {sorted(logs[0])}.")
+                    continue
+                lengths = {len(log[key]) for log in logs}
+                if len(lengths) != 1:
+                    raise ValueError(f"The seeds of {recipe!r} ran different numbers of "
+                                     f"epochs: {sorted(lengths)}. Received {len(logs)} runs.")
+                values = np.array([log[key] for log in logs], dtype=float)
+                epochs = np.arange(1, values.shape[1] + 1)
+                ax.plot(epochs, values.mean(axis=0), style, color=colours(i),
+                        label=f"{recipe}, {suffix}")
+                ax.fill_between(epochs, values.min(axis=0), values.max(axis=0),
+                                color=colours(i), alpha=0.15)
+    for j, (ax, metric) in enumerate(zip(axes[0], metrics, strict=True)):
+        if stage_start is not None:
+            ax.axvline(stage_start + 0.5, color="0.35", linestyle=":",
+                       label=stage_label if j == 0 else None)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=min(len(names), 3), fontsize=8,
+               frameon=False)
+    if title:
+        fig.suptitle(title)
+    rows = -(-len(names) // 3)
+    fig.tight_layout(rect=(0, 0.07 * rows, 1, 1))
     return fig
 
 
