@@ -146,7 +146,7 @@ def plot_histories_over_seeds(histories: dict[str, Sequence[dict]],
     if title:
         fig.suptitle(title)
     rows = -(-len(names) // 3)
-    fig.tight_layout(rect=(0, 0.07 * rows, 1, 1))
+    fig.tight_layout(rect=(0, 0.05 * rows + 0.02, 1, 1))
     return fig
 
 
