@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -18,6 +19,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from tests import stand_ins as stand_ins_module  # noqa: E402
 from tlhelpers.downloads import keras_home  # noqa: E402
 
 
@@ -128,75 +130,31 @@ def flowers_stand_in_archive(tmp_path_factory) -> tuple[Path, str]:
 
 
 @dataclasses.dataclass
-class StandInFiles:
-    """The stand-ins a test turned on: the file `$TLHELPERS_STAND_INS` names, the stand-in
-    archive's SHA-256, and the download cache root (`$TLHELPERS_CACHE`)."""
+class StandInRun:
+    """The stand-ins a test turned on (see `tests/stand_ins.py`): the stand-in archive's
+    SHA-256, the download cache it lies in (`$TLHELPERS_CACHE`), and the arguments of
+    `stand_ins.install`."""
 
-    path: Path
     sha256: str
     cache: Path
+    spec: dict
 
-    def write(self, content) -> Path:
-        """Rewrites the stand-ins file: a dict as JSON, a string as it is."""
-        import json
-
-        self.path.write_text(content if isinstance(content, str) else json.dumps(content))
-        return self.path
+    @property
+    def kernel_setup(self) -> str:
+        """The start-up line that installs these stand-ins in a notebook's kernel."""
+        return stand_ins_module.kernel_setup(self.spec)
 
 
 @pytest.fixture
-def stand_ins(tmp_path, monkeypatch, flowers_stand_in_archive) -> StandInFiles:
-    """Turns the test-only stand-ins on: the flower photos from the stand-in archive, put
-    in a fresh download cache (`$TLHELPERS_CACHE`), and VGG16 with random weights."""
-    import shutil
-
+def stand_ins(tmp_path, monkeypatch, flowers_stand_in_archive) -> StandInRun:
+    """The flower photos from the stand-in archive, put in a fresh download cache
+    (`$TLHELPERS_CACHE`, which kernels inherit), VGG16 with random weights, and the full
+    profile at 64 x 64; installed in a kernel by `kernel_setup`, in this process by
+    `stand_ins.install(**spec)`."""
     archive, sha256 = flowers_stand_in_archive
-    files = StandInFiles(tmp_path / "stand-ins.json", sha256, tmp_path / "stand-in-cache")
-    (files.cache / "downloads").mkdir(parents=True)
-    shutil.copyfile(archive, files.cache / "downloads" / "flower_photos.tgz")
-    files.write({"datasets": {"flowers": {"sha256": sha256}}, "random_weights": ["vgg16"]})
-    monkeypatch.setenv("TLHELPERS_CACHE", str(files.cache))
-    monkeypatch.setenv("TLHELPERS_STAND_INS", str(files.path))
-    return files
-
-
-# Scheduling: `make nbval` runs two xdist workers with `--dist loadfile
-# --no-loadscope-reorder`, so each file (each notebook) is a unit of work handed out in
-# collection order. The run takes as long as its longest worker; starting the longest
-# units first keeps one long notebook from starting last. The long units go first,
-# longest first: each notebook by the run time it stored (the "ran in N s" of its last
-# cell), and the test files named here by a rough estimate in seconds; then the rest, in
-# the order collected. Only the order changes, never what runs.
-SLOW_TEST_FILES = {"test_full_profile.py": 300.0}  # VGG16 at 224 x 224 on stand-ins
-
-
-def _stored_seconds(path: Path) -> float:
-    """The run time a notebook's last cell printed when its outputs were stored."""
-    import json
-    import re
-
-    try:
-        cells = json.loads(path.read_text())["cells"]
-    except (OSError, ValueError, KeyError):
-        return 0.0
-    text = "".join("".join(o.get("text", "")) for o in cells[-1].get("outputs", [])) \
-        if cells else ""
-    found = re.search(r"ran in (\d+) s", text)
-    return float(found.group(1)) if found else 0.0
-
-
-def pytest_collection_modifyitems(session, config, items):
-    seconds: dict[Path, float] = {}
-
-    def rank(indexed: tuple[int, pytest.Item]) -> tuple[int, float, int]:
-        index, item = indexed
-        path = Path(item.path)
-        if path.suffix == ".ipynb":
-            if path not in seconds:
-                seconds[path] = _stored_seconds(path)
-            return (0, -seconds[path], index)
-        if path.name in SLOW_TEST_FILES:
-            return (0, -SLOW_TEST_FILES[path.name], index)
-        return (1, 0.0, index)
-
-    items[:] = [item for _, item in sorted(enumerate(items), key=rank)]
+    cache = tmp_path / "stand-in-cache"
+    (cache / "downloads").mkdir(parents=True)
+    shutil.copyfile(archive, cache / "downloads" / "flower_photos.tgz")
+    monkeypatch.setenv("TLHELPERS_CACHE", str(cache))
+    return StandInRun(sha256, cache, {"datasets": {"flowers": sha256},
+                                      "random_weights": ("vgg16",), "image_size": (64, 64)})

@@ -1,5 +1,4 @@
 import dataclasses
-import os
 
 import numpy as np
 import pytest
@@ -7,14 +6,27 @@ import pytest
 from tlhelpers import config
 
 
-def test_profiles_are_frozen_and_complete():
-    tiny = config.get_profile("tiny")
-    assert tiny.base == "mobilenet_025" and tiny.dataset == "fashion-mnist-tiny"
-    assert tiny.input_shape == (96, 96, 3)
-    full = config.get_profile("full")
-    assert full.base == "vgg16" and full.input_shape == (224, 224, 3)
+@pytest.mark.parametrize("name", list(config.PROFILES))
+def test_every_profile_names_data_and_a_base_the_package_has_at_a_size_it_accepts(name):
+    from tlhelpers import data, models
+
+    profile = config.get_profile(name)
+    assert profile.name == name
+    assert profile.dataset in data.DATASETS and profile.base in models.BASES
+    assert profile.input_shape == (*profile.image_size, 3)
+    assert min(profile.image_size) >= models.BASES[profile.base].min_size
+    # fine-tuning trains slower than the head (chapter 3's two stages)
+    assert 0 < profile.fine_tune_learning_rate < profile.learning_rate
     with pytest.raises(dataclasses.FrozenInstanceError):
-        tiny.epochs = 99
+        profile.epochs = 99
+
+
+def test_the_offline_profile_needs_no_download():
+    from tlhelpers import data, models
+
+    tiny = config.get_profile("tiny")
+    assert data.DATASETS[tiny.dataset].url is None  # bundled with the package
+    assert models.BASES[tiny.base].weights_file == "mobilenet_2_5_224_tf_no_top.h5"
 
 
 def test_unknown_profile_names_the_choices():
@@ -46,84 +58,6 @@ def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("TLHELPERS_CACHE")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "k"))
     assert config.cache_dir() == tmp_path / "k" / "tlhelpers"
-
-
-def test_stand_ins_are_off_unless_the_variable_names_a_file(monkeypatch):
-    monkeypatch.delenv("TLHELPERS_STAND_INS", raising=False)
-    assert config.stand_ins() is None
-    monkeypatch.setenv("TLHELPERS_STAND_INS", "  ")
-    assert config.stand_ins() is None
-
-
-def test_stand_ins_are_read_when_asked_not_at_import(stand_ins, monkeypatch):
-    found = config.stand_ins()
-    assert found == config.StandIns(path=stand_ins.path,
-                                    datasets={"flowers": stand_ins.sha256},
-                                    random_weights=("vgg16",))
-    stand_ins.write({"random_weights": ["mobilenet_025", "vgg16"]})  # read again each call
-    assert config.stand_ins().datasets == {}
-    assert config.stand_ins().random_weights == ("mobilenet_025", "vgg16")
-    stand_ins.write({"datasets": {"flowers": {"sha256": "AB" * 32}}})
-    assert config.stand_ins().datasets == {"flowers": "ab" * 32}
-    monkeypatch.delenv("TLHELPERS_STAND_INS")
-    assert config.stand_ins() is None
-
-
-def test_importing_tlhelpers_reads_no_stand_ins_file(tmp_path):
-    """A broken stand-ins file stops only the code that consults it, never an import."""
-    import subprocess
-    import sys
-
-    code = ("import tlhelpers.config, tlhelpers.data, tlhelpers.downloads, tlhelpers.models\n"
-            "import tlhelpers.runner, tlhelpers.training\n"
-            "try:\n    tlhelpers.config.stand_ins()\n"
-            "except tlhelpers.config.StandInsError as err:\n    print('raised:', err)\n")
-    env = {**os.environ, "TLHELPERS_STAND_INS": str(tmp_path / "missing.json")}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=env, check=True)
-    assert result.stdout.startswith(f"raised: Stand-ins file {tmp_path / 'missing.json'}")
-
-
-@pytest.mark.parametrize("content, problem", [
-    (None, "no such file"),
-    ("{'datasets': {}}", "not valid JSON (Expecting property name enclosed in double quotes: "
-                         "line 1 column 2"),
-    ('["vgg16"]', "the top level must be an object. Received: list"),
-    ('{"random_weight": ["vgg16"]}', "unknown keys ['random_weight']"),
-    ('{"datasets": ["flowers"]}', "`datasets` must map names to"),
-    ('{"datasets": {"roses": {"sha256": "' + "0" * 64 + '"}}}',
-     "`datasets` names 'roses'; the data sets that are downloaded are ['flowers']"),
-    ('{"datasets": {"fashion-mnist-tiny": {"sha256": "' + "0" * 64 + '"}}}',
-     "`datasets` names 'fashion-mnist-tiny'"),
-    ('{"datasets": {"flowers": "' + "0" * 64 + '"}}', "`datasets['flowers']` must be"),
-    ('{"datasets": {"flowers": {"sha256": "abc"}}}', "Received: {'sha256': 'abc'}"),
-    ('{"datasets": {"flowers": {"sha256": "' + "0" * 64 + '", "url": "x"}}}',
-     "`datasets['flowers']` must be"),
-    ('{"random_weights": "vgg16"}', "`random_weights` must be a list of base names"),
-    ('{"random_weights": ["VGG16"]}',
-     "`random_weights` names ['VGG16']; the bases are ['mobilenet_025', 'vgg16']"),
-])
-def test_a_malformed_stand_ins_file_is_named_with_what_is_wrong(
-        tmp_path, monkeypatch, content, problem):
-    path = tmp_path / "stand-ins.json"
-    if content is not None:
-        path.write_text(content)
-    monkeypatch.setenv("TLHELPERS_STAND_INS", str(path))
-    with pytest.raises(config.StandInsError) as info:
-        config.stand_ins()
-    message = str(info.value)
-    assert message.startswith(f"Stand-ins file {path} (TLHELPERS_STAND_INS): ")
-    assert problem in message
-    assert message.endswith("or unset TLHELPERS_STAND_INS to use the real downloads and weights.")
-    assert isinstance(info.value, ValueError)
-
-
-def test_announce_stand_in_prints_one_line_to_stderr(stand_ins, capsys):
-    config.announce_stand_in("VGG16 with random weights", config.stand_ins())
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err == (f"STAND-IN: VGG16 with random weights (test only: "
-                            f"TLHELPERS_STAND_INS={stand_ins.path})\n")
 
 
 @pytest.fixture
@@ -171,14 +105,3 @@ def test_mixed_precision_sees_this_machine(float32_policy):
 def test_mixed_precision_wants_a_bool(enabled):
     with pytest.raises(ValueError, match=f"Received: `enabled={enabled!r}`"):
         config.set_mixed_precision(enabled)
-
-
-def test_results_are_real_except_in_a_stand_in_run(monkeypatch, tmp_path, capsys):
-    monkeypatch.delenv("TLHELPERS_STAND_INS", raising=False)
-    assert config.results_are_real()
-    path = tmp_path / "stand-ins.json"
-    path.write_text('{"random_weights": ["vgg16"]}')
-    monkeypatch.setenv("TLHELPERS_STAND_INS", str(path))
-    assert not config.results_are_real()
-    assert capsys.readouterr().err.startswith(
-        "STAND-IN: claims about the results of training are not checked (test only: ")

@@ -103,15 +103,20 @@ def test_fetch_extracts_again_when_the_archive_changes(tmp_path, isolated_cache)
     assert not (out / "photos" / "a").exists()
 
 
-def test_stand_in_archive_is_found_in_the_cache_or_named(tmp_path, isolated_cache):
-    url = "https://example.org/data/photos.tgz"
-    with pytest.raises(downloads.DownloadError, match="serves photos.tgz from a stand-in "
-                       "archive, but there is none at"):
-        downloads.stand_in_archive(url, "0" * 64, tmp_path / "s.json")
-    archive, digest = _archive(tmp_path)
-    cached = isolated_cache / "downloads" / "photos.tgz"
-    cached.write_bytes(archive.read_bytes())
-    assert downloads.stand_in_archive(url, digest.upper(), tmp_path / "s.json") == cached
-    with pytest.raises(downloads.DownloadError, match=f"has SHA-256 {digest}, but the "
-                       f"stand-ins file {tmp_path / 's.json'} expects {'1' * 64}"):
-        downloads.stand_in_archive(url, "1" * 64, tmp_path / "s.json")
+def test_an_interrupted_extraction_leaves_no_half_filled_folder(tmp_path, isolated_cache,
+                                                                monkeypatch):
+    path, digest = _archive(tmp_path)
+
+    def broken(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", broken)
+    with pytest.raises(OSError, match="disk full"):
+        downloads.fetch(path.as_uri(), digest, extract=True)
+    folder = isolated_cache / "downloads"
+    assert sorted(p.name for p in folder.iterdir()) == ["photos.tgz"]  # nothing half-made
+    monkeypatch.undo()
+    monkeypatch.setenv("TLHELPERS_CACHE", str(isolated_cache))
+    out = downloads.fetch(path.as_uri(), digest, extract=True)
+    assert (out / "photos" / "a" / "readme.txt").read_bytes() == b"hello"
+    assert sorted(p.name for p in folder.iterdir()) == ["photos.tgz", "photos_extracted"]

@@ -5,38 +5,26 @@ which pretrained base, the image size, the batch size and the number of epochs. 
 notebook starts with a `parameters` cell such as `PROFILE = "tiny"` and turns the name
 into a frozen `Profile` with `get_profile`.
 
-Used by every chapter.
-
-Tests only: `stand_ins()` reads `$TLHELPERS_STAND_INS`, which lets the `full` profile's
-code path run offline on stand-ins (a small archive in place of a downloaded data set,
-random weights in place of ImageNet ones); see `StandIns`.
+Used by every chapter. The bottom layer of the package: it imports no other module of
+`tlhelpers`, and no Keras at import.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import random
-import re
-import sys
 from pathlib import Path
 
 import numpy as np
 
 __all__ = [
     "PROFILES",
-    "STAND_INS_VARIABLE",
     "Profile",
-    "StandIns",
-    "StandInsError",
-    "announce_stand_in",
     "cache_dir",
     "get_profile",
-    "results_are_real",
     "set_mixed_precision",
     "set_seed",
-    "stand_ins",
 ]
 
 
@@ -141,13 +129,13 @@ def set_seed(seed: int) -> None:
     """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"The seed must be a non-negative integer. Received: `seed={seed!r}`.")
-    import keras
+    import keras  # deferred: the bottom layer imports no Keras, so every module can use it
 
     random.seed(seed)
     np.random.seed(seed)
     keras.utils.set_random_seed(int(seed))
     if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # deferred: only with the TensorFlow backend
 
         tf.config.experimental.enable_op_determinism()
 
@@ -201,7 +189,7 @@ def set_mixed_precision(enabled: bool) -> str:
     """
     if not isinstance(enabled, bool | np.bool_):
         raise ValueError(f"`enabled` must be True or False. Received: `enabled={enabled!r}`.")
-    import keras
+    import keras  # deferred: no Keras at import (see set_seed)
 
     on = enabled and _gpu_visible()
     keras.mixed_precision.set_global_policy("mixed_float16" if on else "float32")
@@ -211,156 +199,19 @@ def set_mixed_precision(enabled: bool) -> str:
 
 def _gpu_visible() -> bool:
     """Whether the Keras backend sees at least one GPU."""
-    import keras
+    import keras  # deferred: no Keras at import (see set_seed)
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # deferred: each backend's own library, only when it runs
 
         return bool(tf.config.list_physical_devices("GPU"))
     if backend == "jax":
-        import jax
+        import jax  # deferred: likewise
 
         return any(device.platform == "gpu" for device in jax.devices())
     if backend == "torch":
-        import torch
+        import torch  # deferred: likewise
 
         return torch.cuda.is_available()
-    return False
-
-
-# --- Stand-ins, for tests only ---------------------------------------------------------
-
-STAND_INS_VARIABLE = "TLHELPERS_STAND_INS"
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-class StandInsError(ValueError):
-    """The stand-ins file named by `$TLHELPERS_STAND_INS` is missing or malformed."""
-
-
-@dataclasses.dataclass(frozen=True)
-class StandIns:
-    """Test-only stand-ins for what the `full` profile downloads, read from a JSON file.
-
-    The file named by `$TLHELPERS_STAND_INS` reads, for example:
-
-        {"datasets": {"flowers": {"sha256": "<SHA-256 of the stand-in archive>"}},
-         "random_weights": ["vgg16"]}
-
-    - `datasets`: each data set named here is served from the download cache
-      (`cache_dir("downloads")`, under the file name the real download has) if the
-      archive there has the stand-in's SHA-256; nothing is downloaded, and a missing or
-      different archive is an error. (`tlhelpers.data.dataset_path`.)
-    - `random_weights`: each base named here is built with random weights where
-      ImageNet weights are asked for (`tlhelpers.models.build_base`, and
-      `keras.applications` called directly in a notebook run by `tlhelpers.runner`).
-
-    Every use prints a line starting `STAND-IN:` to stderr, so a notebook run on
-    stand-ins shows it on the page. Without the variable nothing changes.
-
-    Args:
-        path: the file the stand-ins were read from.
-        datasets: data set name -> the SHA-256 of its stand-in archive.
-        random_weights: names of bases (keys of `tlhelpers.models.BASES`).
-    """
-
-    path: Path
-    datasets: dict[str, str]
-    random_weights: tuple[str, ...]
-
-
-def stand_ins() -> StandIns | None:
-    """Reads the test-only stand-ins named by `$TLHELPERS_STAND_INS` (see `StandIns`).
-
-    The file is read on every call, never at import.
-
-    Returns:
-        The `StandIns`, or `None` when the variable is unset or empty (every real run).
-
-    Raises:
-        StandInsError: naming the file, when it is missing, is not JSON, has keys other
-            than `datasets` and `random_weights`, or names an unknown data set or base,
-            a data set without a download, or a checksum that is not a SHA-256.
-    """
-    value = os.environ.get(STAND_INS_VARIABLE, "").strip()
-    if not value:
-        return None
-    path = Path(value).expanduser()
-    fix = f"Fix the file, or unset {STAND_INS_VARIABLE} to use the real downloads and weights."
-
-    def fail(problem: str) -> StandInsError:
-        return StandInsError(f"Stand-ins file {path} ({STAND_INS_VARIABLE}): {problem}. {fix}")
-
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise fail("no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise fail(f"cannot be read ({err})") from None
-    except json.JSONDecodeError as err:
-        raise fail(f"not valid JSON ({err})") from None
-    if not isinstance(content, dict):
-        raise fail(f"the top level must be an object. Received: {type(content).__name__}")
-    extra = sorted(set(content) - {"datasets", "random_weights"})
-    if extra:
-        raise fail(f"unknown keys {extra}; the keys are 'datasets' and 'random_weights'")
-
-    from tlhelpers.data import DATASETS
-
-    datasets = content.get("datasets", {})
-    if not isinstance(datasets, dict):
-        raise fail(f"`datasets` must map names to {{\"sha256\": ...}}. Received: {datasets!r}")
-    checksums = {}
-    for name, entry in datasets.items():
-        if name not in DATASETS or DATASETS[name].url is None:
-            known = [key for key, spec in DATASETS.items() if spec.url is not None]
-            raise fail(f"`datasets` names {name!r}; the data sets that are downloaded are "
-                       f"{known}")
-        sha256 = entry.get("sha256") if isinstance(entry, dict) else None
-        if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256.lower()) or set(
-                entry) != {"sha256"}:
-            raise fail(f"`datasets[{name!r}]` must be {{\"sha256\": \"<64 hex digits>\"}}. "
-                       f"Received: {entry!r}")
-        checksums[name] = sha256.lower()
-    bases = content.get("random_weights", [])
-    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
-        raise fail(f"`random_weights` must be a list of base names. Received: {bases!r}")
-    if bases:
-        from tlhelpers.models import BASES
-
-        unknown = [b for b in bases if b not in BASES]
-        if unknown:
-            raise fail(f"`random_weights` names {unknown}; the bases are {list(BASES)}")
-    return StandIns(path=path, datasets=checksums, random_weights=tuple(bases))
-
-
-def announce_stand_in(what: str, stand_in: StandIns) -> None:
-    """Prints the one line that says a stand-in is used: `STAND-IN: <what> (test only ...)`.
-
-    It goes to stderr; in a notebook it shows under the cell that used the stand-in.
-
-    Args:
-        what: what stands in for what, e.g. `"data set 'flowers' from a stand-in archive"`.
-        stand_in: the stand-ins in use (their file is named).
-    """
-    print(f"STAND-IN: {what} (test only: {STAND_INS_VARIABLE}={stand_in.path})",
-          file=sys.stderr, flush=True)
-
-
-def results_are_real() -> bool:
-    """Whether a chapter's claims about the results of training can be checked.
-
-    True in every real run. False only in the test suite's stand-in runs (random
-    weights, a handful of images, one epoch; see `stand_ins`), which check that the
-    `full` profile's code runs, not what it learns: there a chapter skips its asserts
-    about results, and this function says so on stderr, under the cell.
-
-    Returns:
-        `stand_ins() is None`.
-    """
-    stand_in = stand_ins()
-    if stand_in is None:
-        return True
-    announce_stand_in("claims about the results of training are not checked", stand_in)
     return False

@@ -17,6 +17,7 @@ Used by every chapter that trains on images.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import os
 from collections.abc import Sequence
 from importlib import resources
@@ -24,6 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tlhelpers.downloads import (
+    DatasetUnavailableError,
+    failed_url,
+    fetch,
+    keras_cache_folder,
+)
 from tlhelpers.folders import (
     SPLITS,
     FolderProblem,
@@ -143,9 +150,7 @@ def dataset_path(name: str) -> Path:
 
     Raises:
         ValueError: for an unknown name.
-        tlhelpers.downloads.DownloadError: when a download fails or its checksum differs;
-            under test-only stand-ins (`tlhelpers.config.StandIns`), when the stand-in
-            archive is not in the download cache or has another checksum.
+        tlhelpers.downloads.DownloadError: when a download fails or its checksum differs.
     """
     if name not in DATASETS:
         known = ", ".join(repr(key) for key in DATASETS)
@@ -153,22 +158,12 @@ def dataset_path(name: str) -> Path:
     spec = DATASETS[name]
     if spec.url is None:
         return Path(str(resources.files("tlhelpers") / "datasets" / spec.subfolder))
-    from tlhelpers.config import announce_stand_in, stand_ins
-    from tlhelpers.downloads import fetch, stand_in_archive
-
-    stand_in = stand_ins()
-    if stand_in is not None and name in stand_in.datasets:
-        sha256 = stand_in.datasets[name]
-        stand_in_archive(spec.url, sha256, stand_in.path)  # there, or an error; no download
-        announce_stand_in(f"data set {name!r} from a stand-in archive, not the real "
-                          f"{spec.url.rsplit('/', 1)[-1]}", stand_in)
-        return fetch(spec.url, sha256, extract=True) / spec.subfolder
     return fetch(spec.url, spec.sha256, extract=True) / spec.subfolder
 
 
 def _decode_and_resize(path, image_size: tuple[int, int]):
     """One image file -> RGB, bilinear resize, float32 in [0, 255]: what the pipelines do."""
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: checking a folder and the commands' --help need none
 
     image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
     image = tf.image.resize(image, image_size)  # bilinear; returns float32
@@ -195,17 +190,15 @@ def load_image(path: str | os.PathLike[str], image_size: tuple[int, int]) -> np.
     Raises:
         FileNotFoundError: if the file does not exist.
     """
-    from tlhelpers.training import to_numpy
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No image file at {path}. Check the path.")
-    return to_numpy(_decode_and_resize(str(path), tuple(image_size)))
+    return np.asarray(_decode_and_resize(str(path), tuple(image_size)))
 
 
 def _pipeline(files, labels, num_classes, image_size, batch_size, label_mode, shuffle_seed,
               cache=False):
-    import tensorflow as tf
+    import tensorflow as tf  # deferred (see _decode_and_resize)
 
     def load(path, label):
         image = _decode_and_resize(path, image_size)
@@ -261,7 +254,10 @@ def load_image_folder(
             epoch). Augmentation goes after it (`tlhelpers.augment.augment_batches`).
 
     Returns:
-        An `ImageData` with `train_ds`, `val_ds`, `test_ds` and `class_names`.
+        An `ImageData` with `train_ds`, `val_ds`, `test_ds` and `class_names`; each
+        pipeline carries the class names too (`train_ds.class_names`), as Keras' own
+        `image_dataset_from_directory` does, so `training.fit` can check the model's
+        outputs against them.
 
     Raises:
         ImageFolderError: listing every problem of the folder; see `index_image_folder`.
@@ -294,6 +290,8 @@ def load_image_folder(
         )
         for split in SPLITS
     }
+    for ds in pipelines.values():  # as keras.utils.image_dataset_from_directory does
+        ds.class_names = list(index.class_names)
     return ImageData(
         train_ds=pipelines["train"],
         val_ds=pipelines["val"],
@@ -355,8 +353,6 @@ def load_dataset(name_or_path: str | os.PathLike[str], image_size: tuple[int, in
 
 
 def _read_idx(path: Path, offset: int) -> np.ndarray:
-    import gzip
-
     with gzip.open(path, "rb") as handle:
         return np.frombuffer(handle.read(), np.uint8, offset=offset)
 
@@ -400,9 +396,7 @@ def load_fashion_mnist(
             return images.reshape(len(labels), 28, 28), labels.astype(np.int64)
 
         return split("train"), split("t10k")
-    import keras
-
-    from tlhelpers.downloads import DatasetUnavailableError, failed_url, keras_cache_folder
+    import keras  # deferred, as TensorFlow is (see `_decode_and_resize`)
 
     try:
         (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()

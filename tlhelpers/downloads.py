@@ -28,6 +28,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from tlhelpers.config import cache_dir
+
 __all__ = [
     "KNOWN_WEIGHTS",
     "DatasetUnavailableError",
@@ -40,7 +42,6 @@ __all__ = [
     "keras_cache_folder",
     "keras_home",
     "seed_keras_cache",
-    "stand_in_archive",
     "verify_cached_weights",
 ]
 
@@ -87,7 +88,7 @@ def keras_cache_folder(cache_subdir: str) -> Path:
     Returns:
         The folder (it may not exist yet).
     """
-    try:
+    try:  # deferred: Keras' own rule, read only when a message needs it
         from keras.src.backend.config import keras_home as keras_own_home
     except ImportError:  # another Keras layout: decide as Keras 3 documents it
         home = keras_home()
@@ -135,7 +136,7 @@ def _matches(path: Path, expected: str) -> bool:
 
 
 def _is_readable_hdf5(path: Path) -> bool:
-    import h5py
+    import h5py  # deferred: only when a cached file must be checked
 
     try:
         with h5py.File(path, "r") as handle:
@@ -239,9 +240,7 @@ def fetch(url: str, sha256: str, fname: str | None = None, extract: bool = False
     Raises:
         DownloadError: if the download fails or the checksum does not match.
     """
-    import keras
-
-    from tlhelpers.config import cache_dir
+    import keras  # deferred: `make keras-cache` (this module's command) needs no Keras
 
     fname = fname or url.rsplit("/", 1)[-1]
     folder = cache_dir("downloads")
@@ -266,53 +265,37 @@ def fetch(url: str, sha256: str, fname: str | None = None, extract: bool = False
     if not extract:
         return path
     out = folder / f"{fname.split('.')[0]}_extracted"
-    done = out / ".complete"  # holds the checksum of the archive it was extracted from
-    if not done.is_file() or done.read_text().strip() != sha256:
-        shutil.rmtree(out, ignore_errors=True)
-        with tarfile.open(path) as archive:
-            archive.extractall(out, filter="data")
-        done.write_text(sha256)
+    if not _extracted_from(out, sha256):
+        _extract(path, out, sha256)
     return out
 
 
-def stand_in_archive(url: str, sha256: str, stand_ins_file: str | os.PathLike[str],
-                     fname: str | None = None) -> Path:
-    """Finds the test-only stand-in of a download in the cache; never downloads.
+def _extracted_from(folder: Path, sha256: str) -> bool:
+    """Whether `folder` holds the whole of the archive with this checksum."""
+    done = folder / ".complete"  # holds the checksum of the archive it was extracted from
+    return done.is_file() and done.read_text().strip() == sha256
 
-    A stand-in (see `tlhelpers.config.StandIns`) lies in `cache_dir("downloads")` under
-    the file name `fetch` would download to, with a SHA-256 of its own. Checking it here
-    first means a missing or wrong stand-in is reported as such, and `fetch`, which then
-    finds the file in place, never goes to the internet for it.
 
-    Args:
-        url: the real download's URL (its last part is the file name).
-        sha256: the stand-in archive's SHA-256, from the stand-ins file.
-        stand_ins_file: the stand-ins file, for the message.
-        fname: the file name in the cache; defaults to the URL's last part.
-
-    Returns:
-        The stand-in archive's path.
-
-    Raises:
-        DownloadError: when the archive is missing, or its SHA-256 is not `sha256`.
-    """
-    from tlhelpers.config import cache_dir
-
-    path = cache_dir("downloads") / (fname or url.rsplit("/", 1)[-1])
-    if not path.is_file():
-        raise DownloadError(
-            f"The stand-ins file {stand_ins_file} serves {path.name} from a stand-in archive, "
-            f"but there is none at {path}. Put the stand-in archive there (tests build it), "
-            "or unset TLHELPERS_STAND_INS to download the real file."
-        )
-    actual = file_sha256(path)
-    if actual != sha256.lower():
-        raise DownloadError(
-            f"The stand-in archive {path} has SHA-256 {actual}, but the stand-ins file "
-            f"{stand_ins_file} expects {sha256}. Write the archive's own SHA-256 into the "
-            "stand-ins file, or unset TLHELPERS_STAND_INS to download the real file."
-        )
-    return path
+def _extract(archive_path: Path, out: Path, sha256: str) -> None:
+    """Extracts an archive into a folder of a unique name beside `out`, then renames it
+    to `out`: an interrupted extraction never leaves a half-filled `out`, and two
+    processes extracting at once do not mix their files."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        with tarfile.open(archive_path) as archive:
+            archive.extractall(staging, filter="data")
+        (staging / ".complete").write_text(sha256)
+        if out.exists():  # extracted from another archive: replaced, out of the way first
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            out.rename(old / out.name)
+            shutil.rmtree(old, ignore_errors=True)
+        try:
+            staging.rename(out)
+        except OSError:
+            if not _extracted_from(out, sha256):  # not another process's complete copy
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def seed_keras_cache(source: str | os.PathLike[str], dest: str | os.PathLike[str] | None = None

@@ -21,17 +21,13 @@ Used by every chapter that builds a model.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import inspect
 import math
 import re
-import sys
 from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
 
-from tlhelpers.config import announce_stand_in, stand_ins
 from tlhelpers.downloads import explain_download_failures, verify_cached_weights
 
 __all__ = [
@@ -41,12 +37,10 @@ __all__ = [
     "assemble",
     "build_base",
     "build_head",
-    "check_num_classes",
     "count_params",
     "freeze",
     "layer_blocks",
     "snapshot_weights",
-    "stand_in_keras_applications",
     "trainable_table",
     "unfreeze_blocks",
     "unfreeze_top",
@@ -155,10 +149,6 @@ def build_base(
         ValueError: for an unknown name or an input smaller than the base accepts.
         tlhelpers.downloads.WeightsUnavailableError: when the weights are not cached and
             cannot be downloaded; the message names the file, URL, cache path and fix.
-
-    Tests only: a base named in the `random_weights` of the stand-ins file
-    (`tlhelpers.config.StandIns`, `$TLHELPERS_STAND_INS`) is built with random weights
-    where ImageNet ones are asked for, and a line `STAND-IN: ...` says so on stderr.
     """
     if name not in BASES:
         known = ", ".join(repr(key) for key in BASES)
@@ -171,71 +161,11 @@ def build_base(
             "`image_size`) or convert them to RGB."
         )
     if weights == "imagenet":
-        stand_in = stand_ins()
-        if stand_in is not None and name in stand_in.random_weights:
-            announce_stand_in(f"{spec.title} with random weights, not its ImageNet weights",
-                              stand_in)
-            weights = None
-        else:
-            verify_cached_weights(spec.weights_file)
+        verify_cached_weights(spec.weights_file)
     with explain_download_failures(f"ImageNet weights of {spec.title}"):
         return spec.constructor(
             include_top=False, weights=weights, input_shape=tuple(input_shape), **spec.kwargs
         )
-
-
-def stand_in_keras_applications() -> list[str]:
-    """Tests only: `keras.applications` builds random weights for the stand-in bases.
-
-    `build_base` consults the stand-ins itself; a notebook that calls a
-    `keras.applications` constructor directly (the article's
-    `VGG16(weights="imagenet", include_top=False)`) does not go through it. This
-    replaces, in every loaded Keras module and so in every later `import`, the
-    constructor of each base named in `random_weights` (`tlhelpers.config.StandIns`) by
-    one that builds it with `weights=None` when `weights="imagenet"` is asked for, and
-    prints a line `STAND-IN: ...` to stderr each time. `tlhelpers.runner` calls it when a
-    notebook's kernel starts, if `$TLHELPERS_STAND_INS` is set. Without stand-ins it does
-    nothing.
-
-    Returns:
-        The names of the constructors replaced (e.g. `["VGG16"]`); empty without
-        stand-ins, or when they are replaced already.
-
-    Raises:
-        tlhelpers.config.StandInsError: when the stand-ins file is malformed.
-    """
-    stand_in = stand_ins()
-    if stand_in is None:
-        return []
-    replaced = []
-    for name in stand_in.random_weights:
-        spec = BASES[name]
-        original = spec.constructor
-        current = getattr(sys.modules[original.__module__], original.__name__, None)
-        if getattr(current, "_tlhelpers_stand_in", False):
-            continue
-        signature = inspect.signature(original)
-
-        @functools.wraps(original)
-        def random_weights(*args, _original=original, _signature=signature,
-                           _title=spec.title, **kwargs):
-            bound = _signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            if bound.arguments.get("weights") == "imagenet":
-                announce_stand_in(f"{_title} with random weights, not its ImageNet weights",
-                                  stand_in)
-                bound.arguments["weights"] = None
-            return _original(*bound.args, **bound.kwargs)
-
-        random_weights._tlhelpers_stand_in = True
-        for module_name, module in list(sys.modules.items()):
-            if module is None or not (module_name == "keras" or module_name.startswith("keras.")):
-                continue
-            for attribute, value in list(getattr(module, "__dict__", {}).items()):
-                if value is original:
-                    setattr(module, attribute, random_weights)
-        replaced.append(original.__name__)
-    return replaced
 
 
 def build_head(
@@ -476,25 +406,6 @@ def count_params(model: keras.Model) -> dict[str, int]:
         "trainable": trainable,
         "non_trainable": non_trainable,
     }
-
-
-def check_num_classes(model: keras.Model, class_names: list[str]) -> None:
-    """Checks that a model's output has one unit per class of the data.
-
-    Args:
-        model: the classifier.
-        class_names: the data's classes.
-
-    Raises:
-        ValueError: naming both numbers, and the fix.
-    """
-    units = model.output_shape[-1]
-    if units != len(class_names):
-        raise ValueError(
-            f"The model {model.name!r} predicts {units} classes, but the data has "
-            f"{len(class_names)} ({', '.join(class_names)}). Build the head with "
-            "`num_classes=len(class_names)`."
-        )
 
 
 @dataclasses.dataclass(frozen=True)
