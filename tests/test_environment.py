@@ -94,3 +94,33 @@ def test_book_toolchain_is_jupyter_book_v1():
     jb = next(r for r in _pyproject_requirements() if r.name == "jupyter-book")
     assert "1.0.4" in jb.specifier and "2.0" not in jb.specifier
     assert Version(_constraints()["jupyter-book"]).major == 1
+
+
+# Imported by tlhelpers without being a dependency of its own, and why.
+NOT_DEPENDENCIES = {
+    "jax": "imported only when Keras runs on the JAX backend",
+    "torch": "imported only when Keras runs on the PyTorch backend",
+    "IPython": "imported only inside a running IPython (a notebook), which provides it",
+}
+
+
+def test_every_library_the_package_imports_is_a_declared_dependency():
+    """A module of tlhelpers that imports a library must not rely on another package
+    having installed it: the library's distribution is a dependency of the package (or
+    of one of its extras)."""
+    import ast
+
+    imported = set()
+    for path in (ROOT / "tlhelpers").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"tlhelpers"}
+    declared = {_name(r.name) for r in _pyproject_requirements()}
+    providers = metadata.packages_distributions()
+    undeclared = {name: providers.get(name) for name in sorted(third_party)
+                  if name not in NOT_DEPENDENCIES
+                  and not {_name(d) for d in providers.get(name, [])} & declared}
+    assert undeclared == {}, "declare these in pyproject.toml (and pin them)"

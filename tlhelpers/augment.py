@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import math
 
+import keras
+
 __all__ = [
     "ARTICLE_SETTINGS",
     "article_augmentation",
@@ -72,8 +74,6 @@ def article_augmentation(seed: int = 0, name: str = "augmentation"):
         A `keras.Sequential`; call it with `training=True` to transform a batch (with
         `training=False` it passes images through unchanged).
     """
-    import keras
-
     settings = ARTICLE_SETTINGS
     zoom = settings["zoom_range"]
     fill = settings["fill_mode"]
@@ -104,7 +104,7 @@ def augment_batches(ds, augmentation):
     Returns:
         The pipeline with the images transformed, labels unchanged.
     """
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: tf.data only here; Keras may run on another backend
 
     def transform(images, labels):
         return augmentation(images, training=True), labels

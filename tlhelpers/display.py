@@ -26,6 +26,9 @@ import sys
 import time
 import traceback
 import warnings
+from importlib import metadata, resources
+
+from tqdm import tqdm  # not tqdm.auto, which would want ipywidgets in a notebook
 
 __all__ = ["format_warning", "installed_versions", "lock_versions", "progress_bar",
            "reader_traceback", "restore_notebook", "run_summary", "setup_notebook", "tested_with"]
@@ -122,8 +125,6 @@ def lock_versions(names=tuple(TESTED_PACKAGES)) -> dict[str, str]:
     Returns:
         `{name: version}` for the names the lock file pins; `{}` without a lock file.
     """
-    from importlib import resources
-
     try:
         text = (resources.files("tlhelpers") / "constraints.txt").read_text(encoding="utf-8")
     except (FileNotFoundError, OSError):
@@ -145,8 +146,6 @@ def installed_versions(names) -> dict[str, str]:
     Returns:
         `{name: version}` for those installed; the others are left out.
     """
-    from importlib import metadata
-
     found = {}
     for name in names:
         try:
@@ -164,7 +163,7 @@ def tested_with() -> list[str]:
         then whether the lock file pins the same versions, or which it pins and which of
         them differ here.
     """
-    import keras
+    import keras  # deferred: checking a folder (folders imports display) needs no Keras
 
     here = installed_versions(TESTED_PACKAGES)
     pins = lock_versions()
@@ -194,16 +193,16 @@ def run_summary(started: float) -> str:
         A few lines in a frame, e.g. `ran in 95 s on 2 CPU cores (no GPU), Linux`, then
         the lines of `tested_with()`.
     """
-    import keras
+    import keras  # deferred: see tested_with
 
     backend = keras.backend.backend()
     gpus = 0
     if backend == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # deferred: each backend's own library, only when it runs
 
         gpus = len(tf.config.list_physical_devices("GPU"))
     elif backend == "jax":
-        import jax
+        import jax  # deferred: likewise
 
         gpus = sum(device.platform == "gpu" for device in jax.devices())
     accelerator = f"{gpus} GPU(s)" if gpus else "no GPU"
@@ -239,8 +238,6 @@ def progress_bar(iterable=None, *, enabled: bool = True, **kwargs):
     Returns:
         The `tqdm` object.
     """
-    from tqdm import tqdm  # tqdm.auto would want ipywidgets in a notebook
-
     kwargs.setdefault("mininterval", 1.0)
     kwargs.setdefault("file", sys.stderr)
     if not enabled:
@@ -252,6 +249,6 @@ def _ipython():
     """The running IPython shell, or `None` outside IPython."""
     if "IPython" not in sys.modules:
         return None
-    from IPython import get_ipython
+    from IPython import get_ipython  # deferred: loaded already where it is used (above)
 
     return get_ipython()

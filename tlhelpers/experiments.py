@@ -11,11 +11,16 @@ transferability by depth).
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import itertools
+import time
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
+
+from tlhelpers.display import progress_bar
 
 __all__ = [
     "Summary",
@@ -95,7 +100,6 @@ def run_sweep(run: Callable[..., float], seeds: Iterable[int], recipes: Sequence
             f"A sweep needs at least one seed and one recipe. Received: `seeds={seeds}`, "
             f"`recipes={list(recipes)}`."
         )
-    from tlhelpers.display import progress_bar
 
     records = []
     runs = list(itertools.product(labels_per_class, seeds, recipes))
@@ -199,8 +203,6 @@ def images_per_second(batches, num_batches: int, warmup: int = 1) -> float:
     Raises:
         ValueError: if the pipeline runs out before `warmup + num_batches` batches.
     """
-    import time
-
     iterator = iter(batches)
     try:
         for _ in range(warmup):
@@ -226,9 +228,6 @@ def record_run(path, row: dict) -> None:
     Raises:
         ValueError: if the columns differ from those of the existing table.
     """
-    import csv
-    from pathlib import Path
-
     path = Path(path)
     exists = path.is_file() and path.stat().st_size > 0
     if exists:
@@ -255,9 +254,6 @@ def read_runs(path) -> list[dict]:
     Returns:
         One dict per recorded run, in the order recorded.
     """
-    import csv
-    from pathlib import Path
-
     path = Path(path)
     if not path.is_file():
         return []

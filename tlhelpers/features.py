@@ -18,10 +18,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import keras
 import numpy as np
+
+from tlhelpers.config import cache_dir
+from tlhelpers.display import progress_bar
+from tlhelpers.models import Preprocess
+from tlhelpers.training import fit, to_numpy
 
 __all__ = [
     "FeatureSet",
@@ -150,10 +157,6 @@ def feature_extractor(base_model, preprocess_mode: str, name: str = "M"):
     Returns:
         A `keras.Model` from images to features.
     """
-    import keras
-
-    from tlhelpers.models import Preprocess
-
     inputs = keras.Input(shape=base_model.input_shape[1:], name="image")
     x = Preprocess(preprocess_mode, name="preprocess")(inputs)
     return keras.Model(inputs, base_model(x, training=False), name=name)
@@ -177,8 +180,6 @@ def extractor_of(network, layer_name: str = "features", name: str | None = None)
     Raises:
         ValueError: if the network has no layer of that name.
     """
-    import keras
-
     names = [layer.name for layer in network.layers]
     if layer_name not in names:
         raise ValueError(
@@ -210,8 +211,6 @@ def imagenet_extractor(base_model, preprocess_mode: str, input_shape: tuple[int,
     Raises:
         ValueError: for images with other than 1 or 3 channels.
     """
-    import keras
-
     if len(input_shape) != 3 or input_shape[-1] not in (1, 3):
         raise ValueError(
             "Images must be (height, width, 1) or (height, width, 3). Received: "
@@ -226,8 +225,6 @@ def imagenet_extractor(base_model, preprocess_mode: str, input_shape: tuple[int,
 
 
 def _batches(data, batch_size: int) -> Iterable[tuple[np.ndarray, np.ndarray | None]]:
-    from tlhelpers.training import to_numpy
-
     if isinstance(data, np.ndarray):
         for start in range(0, len(data), batch_size):
             yield data[start:start + batch_size], None
@@ -274,9 +271,6 @@ def extract_features(model, data, batch_size: int = 64, progress: bool = True,
     Raises:
         ValueError: if `data` yields no images.
     """
-    from tlhelpers.display import progress_bar
-    from tlhelpers.training import to_numpy
-
     features, labels = [], []
     bar = progress_bar(enabled=progress, total=_num_batches(data, batch_size), desc=desc,
                        unit="batch")
@@ -320,8 +314,6 @@ def cached_features(model, data, data_id: str, preprocessing: str,
     Raises:
         ValueError: with `data=None`, on a cache miss or without `labels`.
     """
-    from tlhelpers.config import cache_dir
-
     if data is None and labels is None:
         raise ValueError(
             "Received `data=None` and `labels=None`: pass the split (it is only read on a "
@@ -343,10 +335,13 @@ def cached_features(model, data, data_id: str, preprocessing: str,
             "from. Received: `data=None`; pass the split's images (or `tf.data` batches)."
         )
     features, labels = extract_features(model, data, batch_size, progress)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, features=features, has_labels=labels is not None,
-             labels=labels if labels is not None else np.zeros(0))
-    os.replace(tmp, path)  # a half-written file never looks like a cache hit
+    # Written under a name of its own, then renamed: a half-written file never looks like
+    # a cache hit, and two processes caching the same key do not write into one file.
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{key}.", suffix=".npz",
+                                     delete=False) as staged:
+        np.savez(staged, features=features, has_labels=labels is not None,
+                 labels=labels if labels is not None else np.zeros(0))
+    os.replace(staged.name, path)
     return FeatureSet(features, labels, key, path, from_cache=False)
 
 
@@ -379,10 +374,7 @@ def train_head_on_features(head, features: np.ndarray, labels: np.ndarray,
     Raises:
         ValueError: if features and labels differ in length.
     """
-    import keras
-    import tensorflow as tf
-
-    from tlhelpers.training import fit
+    import tensorflow as tf  # deferred: tf.data only here; Keras may run on another backend
 
     if len(features) != len(labels):
         raise ValueError(
@@ -424,11 +416,11 @@ def embed_2d(features: np.ndarray, method: str = "pca", seed: int = 0,
     """
     flat = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
     if method == "pca":
-        from sklearn.decomposition import PCA
+        from sklearn.decomposition import PCA  # deferred: scikit-learn is slow to import
 
         return PCA(n_components=2, random_state=seed).fit_transform(flat)
     if method == "tsne":
-        from sklearn.manifold import TSNE
+        from sklearn.manifold import TSNE  # deferred: likewise
 
         return TSNE(n_components=2, init="pca", random_state=seed, learning_rate="auto",
                     perplexity=min(perplexity, (len(flat) - 1) / 3)).fit_transform(flat)
@@ -458,8 +450,7 @@ def linear_probe(features: np.ndarray, labels: np.ndarray, num_classes: int | No
     Raises:
         ValueError: if features and labels differ in length, or a class has no example.
     """
-    import keras
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # deferred: slow to import
 
     labels = np.asarray(labels)
     if labels.ndim == 2:

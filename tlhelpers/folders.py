@@ -36,6 +36,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from tlhelpers.display import progress_bar
 
 __all__ = [
     "PROBLEM_KINDS",
@@ -471,15 +474,11 @@ def _inspect_images(paths: list[Path], min_side: int, findings: _Findings
     usable ones, the unusable ones (recorded in `findings`), and a digest of the content
     of each usable one (of its bytes for JPEG, which is decoded at 1/8 scale here; of its
     mode, size and pixels otherwise)."""
-    from PIL import Image, UnidentifiedImageError
-
     modes: Counter = Counter()
     sizes: Counter = Counter()
     formats: Counter = Counter()
     unusable: set[Path] = set()
     digests: dict[Path, str] = {}
-    from tlhelpers.display import progress_bar
-
     progress = progress_bar(enabled=len(paths) > PROGRESS_THRESHOLD, total=len(paths),
                             desc="checking images", unit="img")
     for path in paths:

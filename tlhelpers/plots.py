@@ -165,7 +165,7 @@ def plot_confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int],
     Returns:
         The figure.
     """
-    from sklearn.metrics import ConfusionMatrixDisplay
+    from sklearn.metrics import ConfusionMatrixDisplay  # deferred: slow to import
 
     size = 1.6 + 0.55 * len(class_names)
     fig, ax = plt.subplots(figsize=(size, size))

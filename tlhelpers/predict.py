@@ -26,6 +26,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
+from tlhelpers.data import load_image
+from tlhelpers.folders import IMAGE_EXTENSIONS
+from tlhelpers.rundir import CLASS_NAMES_FILE, CONFIG_FILE, MODEL_FILE, STAGE1_MODEL
+
 __all__ = ["Prediction", "load_run", "main", "predict_files"]
 
 
@@ -59,8 +65,6 @@ def load_run(run_dir: str | os.PathLike[str]):
         FileNotFoundError: when the folder is not a finished run; the message says what
             is missing and what to do.
     """
-    from tlhelpers.train import CLASS_NAMES_FILE, CONFIG_FILE, MODEL_FILE, STAGE1_MODEL
-
     run_dir = Path(run_dir).expanduser()
     if not run_dir.is_dir():
         raise FileNotFoundError(f"No run folder at {run_dir}. Give the RUN_DIR that "
@@ -73,9 +77,9 @@ def load_run(run_dir: str | os.PathLike[str]):
                 "it (it resumes after stage 1).")
         raise FileNotFoundError(f"{run_dir} holds no {MODEL_FILE}: it is not the folder of a "
                                 "finished run of `python -m tlhelpers.train`.")
-    import keras
+    import keras  # deferred: --help and argument errors stay instant
 
-    import tlhelpers.models  # noqa: F401  (registers the Preprocess layer the model holds)
+    import tlhelpers.models  # noqa: F401  deferred likewise (registers the Preprocess layer)
 
     config = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
     class_names = json.loads((run_dir / CLASS_NAMES_FILE).read_text(encoding="utf-8"))
@@ -87,10 +91,7 @@ def _read_images(paths: Sequence[str | os.PathLike[str]], image_size: tuple[int,
                  ) -> tuple[list[tuple[Path, object]], list[str]]:
     """Reads each file as the training pipelines do; returns the images read, by path,
     and one message per file that could not be read."""
-    import tensorflow as tf
-
-    from tlhelpers.data import load_image
-    from tlhelpers.folders import IMAGE_EXTENSIONS
+    import tensorflow as tf  # deferred: --help and argument errors stay instant
 
     images, problems = [], []
     for path in map(Path, paths):
@@ -111,11 +112,7 @@ def _read_images(paths: Sequence[str | os.PathLike[str]], image_size: tuple[int,
 
 
 def _top(model, images, class_names: list[str], top: int) -> list[list[tuple[str, float]]]:
-    import numpy as np
-
-    from tlhelpers.training import to_numpy
-
-    probs = to_numpy(model.predict(np.stack(images), batch_size=32, verbose=0))
+    probs = np.asarray(model.predict(np.stack(images), batch_size=32, verbose=0))
     return [[(class_names[i], float(p[i])) for i in np.argsort(-p, kind="stable")[:top]]
             for p in probs]
 

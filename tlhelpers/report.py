@@ -20,8 +20,11 @@ import base64
 import html
 import io
 import os
+import platform
 from collections.abc import Sequence
 from pathlib import Path
+
+from tlhelpers.display import installed_versions
 
 __all__ = ["Report", "figure_to_data_url", "library_versions"]
 
@@ -57,7 +60,7 @@ def figure_to_data_url(fig, dpi: int = 90) -> str:
     Returns:
         `"data:image/png;base64,..."`, for the `src` of an `<img>`.
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: the report's text needs no Matplotlib
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
@@ -72,10 +75,6 @@ def library_versions() -> dict[str, str]:
         `{name: version}`: Python, TensorFlow, Keras (with its backend), NumPy,
         scikit-learn, Matplotlib, Pillow and tlhelpers; `"not installed"` where missing.
     """
-    import platform
-
-    from tlhelpers.display import installed_versions
-
     packages = {"TensorFlow": "tensorflow", "Keras": "keras", "NumPy": "numpy",
                 "scikit-learn": "scikit-learn", "Matplotlib": "matplotlib", "Pillow": "pillow",
                 "tlhelpers": "tlhelpers"}
@@ -84,7 +83,7 @@ def library_versions() -> dict[str, str]:
     versions.update({name: found.get(package, "not installed")
                      for name, package in packages.items()})
     try:
-        import keras
+        import keras  # deferred: a version listing need not load Keras itself
 
         versions["Keras"] += f" ({keras.backend.backend()} backend)"
     except ImportError:

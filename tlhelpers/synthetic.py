@@ -13,6 +13,7 @@ Used by the feature-extraction chapter (transfer vs training from scratch).
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 __all__ = ["clutter_images", "make_textures"]
 
@@ -93,8 +94,6 @@ def _normalise(array: np.ndarray) -> np.ndarray:
 
 
 def _resize(image: np.ndarray, side: int) -> np.ndarray:
-    from PIL import Image
-
     return np.asarray(Image.fromarray(image).resize((side, side), Image.BILINEAR))
 
 

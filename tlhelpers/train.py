@@ -35,13 +35,35 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import hashlib
 import json
 import os
+import platform
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
+
+from tlhelpers.config import PROFILES, set_seed
+from tlhelpers.data import DATASETS, dataset_path, load_dataset
+from tlhelpers.display import format_warning, progress_bar
+from tlhelpers.downloads import DownloadError
+from tlhelpers.folders import index_image_folder
+from tlhelpers.rundir import (
+    CLASS_NAMES_FILE,
+    CONFIG_FILE,
+    EVALUATION_FILE,
+    HISTORY_CSV,
+    HISTORY_FILE,
+    MODEL_FILE,
+    REPORT_FILE,
+    RUN_FILES,
+    STAGE1_MODEL,
+)
 
 __all__ = [
     "BASE_ALIASES",
@@ -87,17 +109,6 @@ RECIPE_DEFAULTS: dict[str, RecipeDefaults] = {
     "vgg16": RecipeDefaults("full", 10, 10, ("block5",)),
 }
 
-CONFIG_FILE = "config.json"
-CLASS_NAMES_FILE = "class_names.json"
-STAGE1_MODEL = "stage1.keras"
-MODEL_FILE = "model.keras"
-HISTORY_FILE = "history.json"
-HISTORY_CSV = "history.csv"
-EVALUATION_FILE = "evaluation.json"
-REPORT_FILE = "report.html"
-# Every file a run writes: `--restart` deletes these, and nothing else.
-RUN_FILES = (CONFIG_FILE, CLASS_NAMES_FILE, STAGE1_MODEL, MODEL_FILE, HISTORY_FILE,
-             HISTORY_CSV, EVALUATION_FILE, REPORT_FILE)
 
 
 class RunDirError(ValueError):
@@ -232,9 +243,7 @@ def make_config(data_dir: str | os.PathLike[str], base: str = "mobilenet", *,
     Raises:
         ValueError: naming the setting, what was received and what is accepted.
     """
-    from tlhelpers.config import PROFILES
-    from tlhelpers.data import DATASETS
-    from tlhelpers.models import BASES
+    from tlhelpers.models import BASES  # deferred: --help stays instant
 
     if base not in BASE_ALIASES:
         raise ValueError(f"Unknown base. Received: `base={base!r}`. Use 'mobilenet' "
@@ -313,7 +322,7 @@ class TrainResult:
     @property
     def history(self) -> dict[str, list[float]]:
         """The per-epoch metrics of every finished stage, one after the other."""
-        from tlhelpers.training import merge_histories
+        from tlhelpers.training import merge_histories  # deferred: --help stays instant
 
         return merge_histories(*(stage["history"] for stage in self.stages))
 
@@ -349,7 +358,7 @@ def _save_model(model, path: Path) -> None:
     three times as large; so an uncompiled model over the same layers is saved. Keras
     wants the `.keras` suffix on the partial file too.
     """
-    import keras
+    import keras  # deferred: --help stays instant
 
     partial = path.with_name(f"{path.stem}.partial.keras")
     keras.Model(model.input, model.output, name=model.name).save(partial)
@@ -407,8 +416,6 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, restart: bool) -> list[
 
 def _data_root(data_dir: str | os.PathLike[str]) -> Path:
     """The image folder, as given (messages then show the path the user typed)."""
-    from tlhelpers.data import DATASETS, dataset_path
-
     if str(data_dir) in DATASETS:
         return dataset_path(str(data_dir))
     return Path(data_dir).expanduser()
@@ -427,9 +434,7 @@ def _fingerprint(index) -> str:
 def _batch_progress():
     """A Keras callback that shows a progress bar over each epoch's batches (stderr),
     closed before the epoch's line is printed; `TQDM_DISABLE=1` hides it."""
-    import keras
-
-    from tlhelpers.display import progress_bar
+    import keras  # deferred: --help stays instant
 
     class BatchProgress(keras.callbacks.Callback):
         bar = None
@@ -452,11 +457,10 @@ def _batch_progress():
 
 def _build_model(config: TrainConfig, num_classes: int):
     """Stage 1's model: the frozen base, the article's head, compiled as in chapter 3."""
-    import warnings
 
-    import keras
+    import keras  # deferred: --help stays instant
 
-    from tlhelpers import models
+    from tlhelpers import models  # deferred: --help stays instant
 
     with warnings.catch_warnings():  # MobileNet below 128 px: the 224 x 224 weights are used
         warnings.filterwarnings("ignore", message=".*input_shape. is undefined or non-square")
@@ -473,7 +477,7 @@ def _build_model(config: TrainConfig, num_classes: int):
 
 def _base_of(model):
     """The pretrained base inside a model built by `_build_model` (saved and loaded)."""
-    import keras
+    import keras  # deferred: --help stays instant
 
     (base_model,) = [layer for layer in model.layers
                      if isinstance(layer, keras.Model) and layer.name != "head"]
@@ -481,7 +485,7 @@ def _base_of(model):
 
 
 def _check_blocks(base_model, blocks: Sequence[str]) -> None:
-    from tlhelpers.models import layer_blocks
+    from tlhelpers.models import layer_blocks  # deferred: --help stays instant
 
     known = list(dict.fromkeys(b for b in layer_blocks(base_model).values() if b is not None))
     unknown = [b for b in blocks if b not in known]
@@ -524,10 +528,10 @@ def _write_history(run_dir: Path, fingerprint: str, stages: list[dict]) -> None:
 def _evaluate(model, test_ds, class_names: list[str]) -> tuple[dict, object, object]:
     """The final model on the test split: accuracy, per-class precision and recall, the
     confusion matrix; also the test images and probabilities, for the report's figures."""
-    import numpy as np
+    # deferred: --help stays instant
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-    from tlhelpers import training
+    from tlhelpers import training  # deferred: --help stays instant
 
     images, y_true, y_pred, probs = training.predict_classes(model, test_ds, return_probs=True)
     labels = list(range(len(class_names)))
@@ -547,7 +551,7 @@ def _evaluate(model, test_ds, class_names: list[str]) -> tuple[dict, object, obj
 def _stage1(cfg: TrainConfig, num_classes: int, train_ds, val_ds, verbose: bool):
     """Stage 1: the article's head trained on the frozen base; returns the model and the
     stage's record (for `history.json`)."""
-    from tlhelpers import training
+    from tlhelpers import training  # deferred: --help stays instant
 
     say = _printer(verbose)
     model, base_model = _build_model(cfg, num_classes)
@@ -566,7 +570,7 @@ def _stage2(cfg: TrainConfig, model, train_ds, val_ds, verbose: bool) -> dict:
     """Stage 2: the top blocks unfrozen (BatchNormalization kept frozen), recompiled at the
     lower learning rate, trained on; checks that every frozen weight stayed as it was.
     Returns the stage's record (for `history.json`)."""
-    from tlhelpers import models, training
+    from tlhelpers import models, training  # deferred: --help stays instant
 
     say = _printer(verbose)
     base_model = _base_of(model)
@@ -631,15 +635,13 @@ def train_on_folder(data_dir: str | os.PathLike[str], run_dir: str | os.PathLike
         tlhelpers.downloads.WeightsUnavailableError: ImageNet weights neither cached nor
             downloadable.
     """
-    from tlhelpers import data, folders
-
     if stop_after not in (None, 1):
         raise ValueError(f"`stop_after` must be 1 or None. Received: `stop_after={stop_after!r}`.")
-    if str(data_dir) not in data.DATASETS and not Path(data_dir).expanduser().is_dir():
-        folders.index_image_folder(data_dir)  # a wrong path: its error now, before TensorFlow
-    import keras
+    if str(data_dir) not in DATASETS and not Path(data_dir).expanduser().is_dir():
+        index_image_folder(data_dir)  # a wrong path: its error now, before TensorFlow
+    import keras  # deferred: --help stays instant
 
-    from tlhelpers import augment, config, models
+    from tlhelpers import augment, models  # deferred: --help stays instant
 
     cfg = make_config(data_dir, base, **settings)
     run_dir = Path(run_dir).expanduser()
@@ -651,7 +653,7 @@ def train_on_folder(data_dir: str | os.PathLike[str], run_dir: str | os.PathLike
                           "would be read as images next time. Put the run elsewhere.")
 
     say(f"Checking the image folder {root} ...")
-    image_data = data.load_dataset(root, cfg.image_size, cfg.batch_size, seed=cfg.seed,
+    image_data = load_dataset(root, cfg.image_size, cfg.batch_size, seed=cfg.seed,
                                    verbose=verbose, skip_non_images=cfg.skip_non_images,
                                    min_side=cfg.min_side,
                                    val_fraction=cfg.val_fraction,
@@ -684,7 +686,7 @@ def train_on_folder(data_dir: str | os.PathLike[str], run_dir: str | os.PathLike
         f"batches of {cfg.batch_size}, augmentation {'on' if cfg.augment else 'off'}.")
     stages = [s for s in done if s["stage"] == 1]
     resumed = [1] if stages else []
-    config.set_seed(cfg.seed)
+    set_seed(cfg.seed)
     if stages:
         model = keras.models.load_model(run_dir / STAGE1_MODEL, compile=False)
         _check_blocks(_base_of(model), cfg.fine_tune_blocks)
@@ -712,7 +714,7 @@ def train_on_folder(data_dir: str | os.PathLike[str], run_dir: str | os.PathLike
         say(f"Stage 2 finished in an earlier run ({_epochs(earlier[0]['epochs'])}): "
             f"loaded {run_dir / MODEL_FILE}.")
     elif cfg.stage2_epochs:
-        config.set_seed(cfg.seed + 1)
+        set_seed(cfg.seed + 1)
         record = _stage2(cfg, model, train_ds, image_data.val_ds, verbose)
         stages.append(record)
         _save_model(model, run_dir / MODEL_FILE)
@@ -735,12 +737,10 @@ def train_on_folder(data_dir: str | os.PathLike[str], run_dir: str | os.PathLike
 
 def _write_report(result: TrainResult, images, y_true, probs) -> Path:
     """Writes `report.html` into the run's folder: a self-contained page (`tlhelpers.report`)."""
-    import datetime
 
-    import numpy as np
 
-    from tlhelpers import models, plots
-    from tlhelpers.report import Report, library_versions
+    from tlhelpers import models, plots  # deferred: --help stays instant
+    from tlhelpers.report import Report, library_versions  # deferred: --help stays instant
 
     cfg, class_names, stages, index = (result.config, result.class_names, result.stages,
                                        result.index)
@@ -858,9 +858,8 @@ def _write_report(result: TrainResult, images, y_true, probs) -> Path:
 
 
 def _machine() -> dict[str, str]:
-    import platform
 
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: --help stays instant
 
     gpus = tf.config.list_physical_devices("GPU")
     return {"machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores",
@@ -894,7 +893,6 @@ def _image_size(text: str) -> tuple[int, int]:
 
 def _parser() -> argparse.ArgumentParser:
     mobilenet, vgg16 = RECIPE_DEFAULTS["mobilenet_025"], RECIPE_DEFAULTS["vgg16"]
-    from tlhelpers.config import PROFILES
 
     tiny, full = PROFILES[mobilenet.profile], PROFILES[vgg16.profile]
     parser = argparse.ArgumentParser(
@@ -997,10 +995,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is imported
-    import warnings
-
-    from tlhelpers.display import format_warning
-    from tlhelpers.downloads import DownloadError
 
     warnings.formatwarning = format_warning
     blocks = None if args.fine_tune_blocks is None else [

@@ -9,13 +9,19 @@ Used by every chapter that trains a model.
 
 from __future__ import annotations
 
+import time
+
 import keras
 import numpy as np
+
+from tlhelpers.models import unfreeze_blocks
 
 __all__ = [
     "EpochLine",
     "EpochTimer",
     "accuracy",
+    "check_classes",
+    "data_classes",
     "distribution_strategy",
     "evaluate",
     "fine_tune",
@@ -56,8 +62,12 @@ class EpochLine(keras.callbacks.Callback):
 
 def fit(model: keras.Model, train_ds, val_ds=None, epochs: int = 1, digits: int = 3,
         every: int = 1, callbacks: list | None = None, verbose: bool = True,
-        initial_epoch: int = 0) -> keras.callbacks.History:
+        initial_epoch: int = 0, num_classes: int | None = None) -> keras.callbacks.History:
     """Trains a compiled model, printing one rounded line per epoch.
+
+    Before training it checks that the model has one output per class of the data (see
+    `check_classes`), so that a head built for another data set stops here, with both
+    numbers, rather than deep inside the first batch.
 
     Args:
         model: a compiled model.
@@ -70,18 +80,17 @@ def fit(model: keras.Model, train_ds, val_ds=None, epochs: int = 1, digits: int 
         verbose: print the epoch lines (default True).
         initial_epoch: the epoch to start at, as in Keras: `epochs` is then the epoch to
             stop at, counted from the first stage (default 0).
+        num_classes: the data's number of classes, when `train_ds` does not say it
+            (default None: read from the data, see `check_classes`).
 
     Returns:
         The `History`, as from `model.fit`.
 
     Raises:
-        ValueError: before training, if one-hot labels are wider or narrower than the
-            model's outputs, or integer labels reach past them (a label of 5 for a
-            model of 5 outputs) or below 0. Integer labels are read once for this, from
-            a copy of `train_ds` that leaves its shuffle order alone; see
-            `_check_label_width` for the pipelines it skips.
+        ValueError: before training, if the model's outputs and the data's classes differ
+            in number.
     """
-    _check_label_width(model, train_ds)
+    check_classes(model, train_ds, num_classes)
     return model.fit(
         train_ds,
         validation_data=val_ds,
@@ -93,89 +102,57 @@ def fit(model: keras.Model, train_ds, val_ds=None, epochs: int = 1, digits: int 
     )
 
 
-def _check_label_width(model: keras.Model, ds) -> None:
-    """Stops before training when the labels do not fit the model's outputs.
+def data_classes(ds) -> int | None:
+    """How many classes a pipeline's labels stand for, where the pipeline says it.
 
-    One-hot labels must be as wide as the output. Integer labels must lie in
-    `0 .. units - 1`: they are read once, in a graph, from a copy of the pipeline whose
-    shuffles and caches are bypassed, so the check neither moves the shuffle on (the
-    first epoch still sees the seed's first order) nor fills a cache. The integer check
-    is skipped where it cannot be exact and cheap: one output unit (binary labels), a
-    pipeline of infinite or unknown length, or one with state of its own (a Python
-    generator, random augmentation); Keras then checks at the first batch, on the CPU.
+    The pipelines of `tlhelpers.data` and `keras.utils.image_dataset_from_directory` carry
+    their `class_names`; one-hot labels say it by their width. Integer labels without
+    class names do not say it (counting them would mean reading the whole pipeline).
+
+    Args:
+        ds: a `tf.data` pipeline of `(inputs, labels)`, or anything else.
+
+    Returns:
+        The number of classes, or `None` where the pipeline does not say.
     """
+    names = getattr(ds, "class_names", None)
+    if names is not None:
+        return len(names)
     spec = getattr(ds, "element_spec", None)
     if not isinstance(spec, tuple) or len(spec) < 2:
-        return  # not a tf.data pipeline of (inputs, labels)
+        return None
     shape, dtype = getattr(spec[1], "shape", None), getattr(spec[1], "dtype", None)
-    if shape is None or shape.rank is None or dtype is None:
-        return  # labels of several outputs, or of unknown rank
+    if shape is None or dtype is None or shape.rank != 2 or dtype.is_integer:
+        return None  # integer labels, or labels of unknown or other rank
+    width = shape[-1]
+    return int(width) if width is not None and width > 1 else None
+
+
+def check_classes(model: keras.Model, ds, num_classes: int | None = None) -> None:
+    """Stops when a classifier's outputs and the data's classes differ in number.
+
+    Args:
+        model: the classifier (one output unit per class; a model of one sigmoid unit is
+            not checked).
+        ds: the training data; its number of classes is read with `data_classes`.
+        num_classes: the data's number of classes, if the data does not say it.
+
+    Raises:
+        ValueError: naming both numbers, and the fix.
+    """
+    classes = num_classes if num_classes is not None else data_classes(ds)
     try:
         units = model.output_shape[-1]
     except (AttributeError, ValueError):
         return  # not built yet: it gets its shape from the first batch, Keras checks then
-    if not isinstance(units, int):
-        return  # several outputs, or an output of unknown width
-    if not (dtype.is_integer and (shape.rank <= 1 or (shape.rank == 2 and shape[-1] == 1))):
-        classes = shape[-1] if shape.rank == 2 else None
-        if classes is not None and classes != units:
-            raise ValueError(
-                f"The model {model.name!r} predicts {units} classes, but the data has "
-                f"{classes} (one-hot labels of width {classes}). Build the head with "
-                "`num_classes=len(class_names)`."
-            )
+    if classes is None or not isinstance(units, int) or units < 2 or units == classes:
         return
-    import tensorflow as tf
-    from google.protobuf.message import DecodeError
-
-    if units < 2 or int(ds.cardinality()) < 0:
-        return  # binary labels; an infinite (-1) or unknown (-2) number of batches
-    try:  # external_state_policy=2 (FAIL): a pipeline with state of its own is not copied
-        graph = tf.compat.v1.GraphDef.FromString(tf.raw_ops.DatasetToGraphV2(
-            input_dataset=tf.data.experimental.to_variant(ds), external_state_policy=2,
-            strip_device_assignment=True).numpy())
-    except (tf.errors.OpError, DecodeError, ValueError, TypeError):
-        return
-    # Shuffles and caches hold state shared with the original pipeline (the shuffle's seed
-    # generator, the cache's contents): route around them; they do not change the labels.
-    bypassed = {node.name: node.input[0] for node in graph.node
-                if node.op.startswith(("ShuffleDataset", "CacheDataset"))}
-
-    def source(name: str) -> str:
-        while name in bypassed:
-            name = bypassed[name]
-        return name
-
-    nodes = [node for node in graph.node if node.name not in bypassed]
-    for node in nodes:
-        node.input[:] = [source(name) for name in node.input]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    try:
-        copy = tf.data.experimental.from_variant(
-            tf.raw_ops.DatasetFromGraph(graph_def=graph.SerializeToString()), spec)
-    except (tf.errors.OpError, ValueError, TypeError):
-        return
-
-    def widen(state, labels):
-        labels = tf.cast(tf.reshape(labels, [-1]), tf.int64)
-        return (tf.minimum(state[0], tf.reduce_min(labels)),
-                tf.maximum(state[1], tf.reduce_max(labels)))
-
-    start = (tf.constant(np.iinfo(np.int64).max), tf.constant(np.iinfo(np.int64).min))
-    lowest, highest = (int(v) for v in copy.map(lambda *element: element[1]).reduce(start, widen))
-    if highest >= units:
-        raise ValueError(
-            f"The model {model.name!r} predicts {units} classes, but the data has integer "
-            f"labels up to {highest}, so at least {highest + 1} classes. Build the head with "
-            "`num_classes=len(class_names)`."
-        )
-    if lowest < 0:
-        raise ValueError(
-            f"The data has negative integer labels (down to {lowest}), but the model "
-            f"{model.name!r} predicts classes 0 to {units - 1}. Number the classes from 0: "
-            "label `i` is `class_names[i]`."
-        )
+    names = getattr(ds, "class_names", None)
+    listed = f" ({', '.join(names)})" if names is not None and len(names) <= 20 else ""
+    raise ValueError(
+        f"The model {model.name!r} predicts {units} classes, but the data has {classes}"
+        f"{listed}. Build the head with `num_classes=len(class_names)`."
+    )
 
 
 def evaluate(model: keras.Model, ds) -> dict[str, float]:
@@ -281,7 +258,7 @@ def train_steps(model: keras.Model, images: np.ndarray, labels: np.ndarray, step
     Raises:
         ValueError: if `steps` is not positive, or images and labels differ in length.
     """
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow's own API; Keras may run on another backend
 
     if steps < 1 or len(images) != len(labels) or not len(images):
         raise ValueError(
@@ -323,8 +300,6 @@ def fine_tune(model: keras.Model, base_model: keras.Model, blocks, train_ds, val
     Returns:
         The `History` of stage 2 (its epochs numbered after stage 1's).
     """
-    from tlhelpers.models import unfreeze_blocks
-
     unfreeze_blocks(base_model, blocks)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=loss,
                   metrics=["accuracy"])
@@ -366,13 +341,9 @@ class EpochTimer(keras.callbacks.Callback):
         self._start = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
-        import time
-
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        import time
-
         self.seconds.append(time.perf_counter() - self._start)
 
 
@@ -416,7 +387,7 @@ def distribution_strategy(devices: list[str] | None = None):
             f"`distribution_strategy` needs the TensorFlow backend. Received: backend "
             f"{backend!r}. Set KERAS_BACKEND=tensorflow, or use `keras.distribution` with JAX."
         )
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow's own API; Keras may run on another backend
 
     if devices is not None:
         if (isinstance(devices, str) or not isinstance(devices, list | tuple) or not devices
