@@ -2,6 +2,8 @@
 #   make book   set up, execute every notebook on the bundled tiny data, build the HTML book
 #   make test   set up, lint, unit tests + nbval over the notebooks (under other numerics
 #               than those that stored the outputs), and a strict build of the stored book
+# and a fast one for contributors:
+#   make check  lint and the unit tests, no chapter executed (under 2 minutes)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -33,8 +35,8 @@ STAGE := _build/source
 
 STAMP := $(VENV)/.installed
 
-.PHONY: book test setup lock keras-cache fashion-mnist data notebooks html check-html lint \
-	nbval clean
+.PHONY: book test check setup lock keras-cache fashion-mnist data notebooks html check-html \
+	lint nbval durations clean
 
 setup: $(STAMP)
 
@@ -78,7 +80,7 @@ book: data
 	mkdir -p $(STAGE)
 	cp -R $(BOOK_SOURCES) $(STAGE)/
 	rm -f $(STAGE)/notebooks/*.failed.ipynb
-	$(BIN)/python -m tlhelpers.runner $(STAGE)/notebooks/*.ipynb
+	$(BIN)/python -m tlhelpers.runner --jobs 2 $(STAGE)/notebooks/*.ipynb
 	$(BIN)/jupyter-book build $(STAGE) --path-output . --all -W -n --keep-going
 	@echo
 	@echo "The book is built from freshly executed notebooks. Open: file://$(CURDIR)/_build/html/index.html"
@@ -101,13 +103,24 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 # Two workers, one per core (each on one thread); a notebook stays on one worker. The
-# longest files start first (the order tests/conftest.py gives; xdist keeps it).
+# longest files start first (the order conftest.py gives from tests/durations.json; xdist
+# keeps it). conftest.py applies nbval's sanitizers and the kernels' environment itself,
+# so that `pytest --nbval notebooks/` works as typed too.
+NBVAL := $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -rxX \
+	--nbval tests notebooks
 nbval: data
-	$(TEST_NUMERICS) $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder \
-		--durations=8 -rxX \
-		--nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg tests notebooks
+	$(TEST_NUMERICS) $(NBVAL) --durations=8
 
 test: lint nbval check-html
+
+# Contributors' fast loop: lint and the unit tests, without executing a chapter.
+check: lint data
+	$(TEST_NUMERICS) $(BIN)/python -m pytest -n 2 -m "not chapters" --durations=5 tests
+
+# Maintainers: measure how long each test file and notebook takes under the test
+# numerics, for the order of `make nbval` (commit tests/durations.json).
+durations: data
+	$(TEST_NUMERICS) $(NBVAL) --record-durations tests/durations.json
 
 clean:
 	rm -rf _build .cache
