@@ -7,9 +7,9 @@ from tlhelpers import downloads, models
 
 @pytest.fixture(scope="module")
 def mobilenet(imagenet_cache):
-    # Keras has MobileNet weights for 128-224 px only and says it uses the 224 ones.
-    with pytest.warns(UserWarning, match=r"Weights for input shape \(224, 224\)"):
-        return models.build_base("mobilenet_025", (96, 96, 3))
+    # Keras has MobileNet weights for 128-224 px only and uses the 224 ones (it warns;
+    # build_base does not repeat that warning, see the test below).
+    return models.build_base("mobilenet_025", (96, 96, 3))
 
 
 def test_imagenet_mobilenet_loads_from_the_cache(mobilenet):
@@ -149,8 +149,7 @@ def test_the_seeded_weights_pass_the_check(imagenet_cache):
 def _bn_model(unfreeze_bn: bool):
     # ImageNet weights: with random ones, frozen BatchNormalization saturates every ReLU6
     # and no gradient reaches the base.
-    with pytest.warns(UserWarning, match=r"Weights for input shape \(224, 224\)"):
-        base = models.build_base("mobilenet_025", (96, 96, 3))
+    base = models.build_base("mobilenet_025", (96, 96, 3))
     models.freeze(base)
     models.unfreeze_top(base, len(base.layers))
     if unfreeze_bn:
@@ -271,3 +270,32 @@ built = models.build_base("vgg16", (32, 32, 3))
 print("built:", base.count_params(), also.count_params(), built.count_params(),
       file=sys.stderr)
 """
+
+
+def test_a_logits_head_ends_without_softmax_and_matches_a_from_logits_loss():
+    head = models.build_head(3, hidden_units=0, activation=None)
+    head.build((None, 4))
+    assert head.layers[-1].activation.__name__ == "linear"
+    x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    logits = head(x).numpy()
+    probs = keras.ops.softmax(logits).numpy()
+    labels = np.array([0, 1, 2, 0, 1])
+    from_logits = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits)
+    from_probs = keras.losses.SparseCategoricalCrossentropy()(labels, probs)
+    np.testing.assert_allclose(float(from_logits), float(from_probs), rtol=1e-5)
+    with pytest.raises(ValueError, match="`activation` must be 'softmax'"):
+        models.build_head(3, activation="sigmoid")
+
+
+def test_build_base_does_not_repeat_keras_default_size_warning(imagenet_cache):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        models.build_base("mobilenet_025", (96, 96, 3))
+    assert not [w for w in caught if "input_shape` is undefined" in str(w.message)]
+    with warnings.catch_warnings(record=True) as caught:  # Keras itself still says it
+        warnings.simplefilter("always")
+        keras.applications.MobileNet(alpha=0.25, include_top=False, weights="imagenet",
+                                     input_shape=(96, 96, 3))
+    assert [w for w in caught if "input_shape` is undefined" in str(w.message)]

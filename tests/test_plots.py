@@ -18,14 +18,25 @@ def test_history_plot_names_missing_metrics():
         plots.plot_history({"loss": [1.0]}, metrics=("loss", "auc"))
 
 
-def test_image_grid_colours_right_and_wrong():
+def test_image_grid_marks_right_and_wrong_by_sign_and_colour():
     images = np.zeros((4, 8, 8, 3))
     fig = plots.plot_image_grid(images, ["a", "b"], y_true=[0, 1, 0, 1], y_pred=[0, 0, 0, 1],
                                 columns=2)
     titles = [ax.title for ax in fig.axes[:4]]
-    assert titles[0].get_text() == "a\n(true: a)"
-    assert titles[1].get_text() == "a\n(true: b)"
+    assert titles[0].get_text() == "✓ a\n(true: a)"  # not by colour alone
+    assert titles[1].get_text() == "✗ a\n(true: b)"
     assert titles[0].get_color() == plots.RIGHT and titles[1].get_color() == plots.WRONG
+
+
+def test_colours_are_the_colour_blind_safe_cycle_whatever_the_caller_set():
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context({"axes.prop_cycle": plt.cycler(color=["#00ff00", "#ff0000"])}):
+        fig = plots.plot_history({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]},
+                                 metrics=("loss",))
+    assert [line.get_color() for line in fig.axes[0].lines[:2]] == list(plots.PALETTE[:2])
+    assert plots.RIGHT in plots.PALETTE and plots.WRONG in plots.PALETTE
+    assert plt.rcParams["axes.prop_cycle"].by_key()["color"][0] != "#00ff00"  # restored
 
 
 def test_image_grid_checks_label_lengths():
@@ -90,7 +101,7 @@ def test_history_with_a_stage_marker_confusion_matrix_and_mistakes():
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
     fig = plots.plot_confident_mistakes(images, [1, 1, 1, 0], probs, ["x", "y"])
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert titles == ["x 0.90\n(true: y)", "y 0.70\n(true: x)", "x 0.60\n(true: y)"]
+    assert titles == ["✗ x 0.90\n(true: y)", "✗ y 0.70\n(true: x)", "✗ x 0.60\n(true: y)"]
     assert plots.plot_confident_mistakes(images[:1], [0], probs[:1], ["x", "y"]).axes[0] \
         .get_title() == "no mistakes"
 
@@ -145,3 +156,19 @@ def test_histories_over_seeds_draw_mean_and_band_per_recipe_and_check_lengths():
         plots.plot_histories_over_seeds({"a": [run, {k: v[:1] for k, v in run.items()}]})
     with pytest.raises(ValueError, match="'auc'"):
         plots.plot_histories_over_seeds({"a": [run]}, metrics=("auc",))
+
+
+def test_lr_range_test_plot_marks_the_suggestion_and_the_minimum():
+    from tlhelpers.training import LearningRateRangeTest
+
+    test = LearningRateRangeTest(start=1e-4, stop=1.0, steps=5)
+    test.learning_rates = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+    test.losses = [2.0, 1.9, 1.0, 0.8, 5.0]
+    test.raw_losses = [2.0, 1.8, 0.4, 0.7, 9.0]
+    fig = plots.plot_lr_range_test(test, title="range test")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels[:2] == ["loss of each batch", "smoothed loss"]
+    assert f"steepest fall: {test.suggestion():.1e}" in labels
+    assert "lowest loss: 1.0e-01" in labels

@@ -247,3 +247,55 @@ def test_distribution_strategy_without_several_gpus_is_the_default():
     if len(tf.config.list_logical_devices("GPU")) > 1:
         pytest.skip("several GPUs here: see the two-CPU test for the mirrored case")
     assert training.distribution_strategy() is tf.distribute.get_strategy()
+
+
+def _regression_toy():
+    config.set_seed(0)
+    x = np.random.default_rng(1).normal(size=(1024, 8)).astype("float32")
+    y = (x @ np.arange(1, 9, dtype="float32") / 8)[:, None]
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    return model, ds
+
+
+def test_lr_range_test_sweeps_geometrically_stops_when_the_loss_explodes_and_restores():
+    model, ds = _regression_toy()
+    before = [w.numpy().copy() for w in model.weights]
+    test = training.lr_range_test(model, ds, start=1e-5, stop=1e3, steps=60)
+    rates = np.array(test.learning_rates)
+    np.testing.assert_allclose(rates[1:] / rates[:-1], (1e3 / 1e-5) ** (1 / 59), rtol=1e-6)
+    assert len(rates) < 60  # stopped early: at 1e3 the loss explodes
+    assert test.losses[-1] > 4 * min(test.losses)
+    lowest = test.learning_rates[int(np.argmin(test.losses))]
+    assert 1e-5 < test.suggestion() <= lowest  # on the falling stretch, not past the minimum
+    for w, b in zip(model.weights, before, strict=True):
+        np.testing.assert_array_equal(w.numpy(), b)  # the model is as it was
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+    assert int(model.optimizer.iterations.numpy()) == 0
+    history = model.fit(ds, epochs=3, verbose=0)  # and trains as a fresh one
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_lr_range_test_suggests_a_rate_that_trains_better_than_a_tiny_one():
+    model, ds = _regression_toy()
+    suggested = training.lr_range_test(model, ds, start=1e-6, stop=10.0, steps=80).suggestion()
+
+    def loss_after(rate):
+        net, _ = _regression_toy()
+        net.compile(optimizer=keras.optimizers.Adam(rate), loss="mse")
+        return net.fit(ds, epochs=2, verbose=0).history["loss"][-1]
+
+    assert loss_after(suggested) < loss_after(1e-6)
+
+
+def test_lr_range_test_wants_a_plain_learning_rate():
+    model, ds = _regression_toy()
+    schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 10, 0.9)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
+    with pytest.raises(ValueError, match="a schedule does not allow"):
+        training.lr_range_test(model, ds, steps=10)
+    with pytest.raises(ValueError, match="Need 0 < start < stop"):
+        training.LearningRateRangeTest(start=1.0, stop=0.1)
+    with pytest.raises(ValueError, match="needs at least 3"):
+        training.LearningRateRangeTest().suggestion()

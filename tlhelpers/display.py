@@ -99,14 +99,21 @@ def setup_notebook() -> float:
       its message (see `reader_traceback`).
     - `TF_CPP_MIN_LOG_LEVEL` is set to 3 (errors only) unless it is set already; this
       only takes effect if TensorFlow has not been imported yet.
+    - Figures drawn with Matplotlib directly in a cell take the colours of
+      `tlhelpers.plots`: the colour-blind-safe `petroff10` cycle, `viridis` for maps.
 
-    Call it once, in the first cell after the parameters; `restore_notebook()` undoes it.
+    Call it once, in the first cell after the parameters; `restore_notebook()` undoes it
+    (but for the figures' colours).
 
     Returns:
         The time it was called (`time.perf_counter()`), for `run_summary`.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.formatwarning = format_warning
+    import matplotlib  # deferred: a folder check (folders imports display) needs none
+
+    matplotlib.style.use("petroff10")
+    matplotlib.rcParams["image.cmap"] = "viridis"
     shell = _ipython()
     if shell is not None:
         shell.set_custom_exc((Exception,), reader_traceback)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import warnings
 from collections.abc import Callable, Sequence
 
 import keras
@@ -96,6 +97,9 @@ BASES: dict[str, BaseSpec] = {
 }
 
 _IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
+# What keras.applications.MobileNet says when it loads the 224 x 224 weights at another
+# size (a regular expression, as `warnings.filterwarnings` reads it).
+_DEFAULT_SIZE_WARNING = r"`input_shape` is undefined or non-square, or `rows` is not in"
 
 
 @keras.saving.register_keras_serializable(package="tlhelpers")
@@ -137,6 +141,12 @@ def build_base(
     This calls `keras.applications.<Model>(include_top=False, weights=weights, ...)`,
     exactly as in Colab; the weights come from the Keras cache or are downloaded.
 
+    Keras warns each time MobileNet is built at a size it has no weights of its own for
+    (any side but 128, 160, 192 or 224): it loads those made for 224 x 224, which is what
+    the book wants, since convolution filters apply at any size (chapter 1 shows the
+    warning once, where it calls `keras.applications.MobileNet` itself). Here that one
+    warning is not repeated; any other warning shows as usual.
+
     Args:
         name: a key of `BASES` (`"mobilenet_025"` or `"vgg16"`).
         input_shape: `(height, width, 3)`; every side at least the base's minimum (32).
@@ -162,7 +172,9 @@ def build_base(
         )
     if weights == "imagenet":
         verify_cached_weights(spec.weights_file)
-    with explain_download_failures(f"ImageNet weights of {spec.title}"):
+    with explain_download_failures(f"ImageNet weights of {spec.title}"), \
+            warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_DEFAULT_SIZE_WARNING, category=UserWarning)
         return spec.constructor(
             include_top=False, weights=weights, input_shape=tuple(input_shape), **spec.kwargs
         )
@@ -174,6 +186,7 @@ def build_head(
     dropout: float = 0.0,
     pooling: str = "flatten",
     name: str = "head",
+    activation: str | None = "softmax",
 ) -> keras.Sequential:
     """Builds a classification head `L`: pooling, one hidden layer, softmax.
 
@@ -186,12 +199,15 @@ def build_head(
         dropout: dropout rate before the output layer (default 0).
         pooling: `"flatten"` (default) or `"avg"` (`GlobalAveragePooling2D`).
         name: the head's name.
+        activation: the output layer's activation: `"softmax"` (default: probabilities,
+            for a loss with `from_logits=False`) or `None` (logits, for a loss with
+            `from_logits=True`, as the keras.io guide's heads).
 
     Returns:
         An unbuilt `keras.Sequential`; it is built on its first call.
 
     Raises:
-        ValueError: for fewer than two classes or an unknown pooling.
+        ValueError: for fewer than two classes, an unknown pooling or activation.
     """
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(
@@ -201,6 +217,9 @@ def build_head(
     pool_layers = {"flatten": keras.layers.Flatten, "avg": keras.layers.GlobalAveragePooling2D}
     if pooling not in pool_layers:
         raise ValueError(f"`pooling` must be 'flatten' or 'avg'. Received: `pooling={pooling!r}`.")
+    if activation not in ("softmax", None):
+        raise ValueError("`activation` must be 'softmax' (probabilities) or None (logits). "
+                         f"Received: `activation={activation!r}`.")
     layers = [pool_layers[pooling]()]
     if hidden_units:
         layers.append(keras.layers.Dense(hidden_units, activation="relu"))
@@ -208,7 +227,7 @@ def build_head(
         layers.append(keras.layers.Dropout(dropout))
     # float32 output even under a mixed-precision policy: a float16 softmax loses
     # small probabilities (Keras' mixed-precision guide)
-    layers.append(keras.layers.Dense(num_classes, activation="softmax", dtype="float32"))
+    layers.append(keras.layers.Dense(num_classes, activation=activation, dtype="float32"))
     return keras.Sequential(layers, name=name)
 
 

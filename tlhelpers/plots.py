@@ -1,7 +1,9 @@
 """Figures: training curves, image grids with predictions, flow diagrams, filters and feature maps.
 
 Every function draws into a new figure and returns it, so a notebook cell can show it
-and a test can inspect it.
+and a test can inspect it. Colours are for every reader: lines and points take
+Matplotlib's colour-blind-safe `petroff10` cycle (`PALETTE`), maps `viridis`, and a right
+or wrong prediction is told by a mark (✓, ✗) as well as by its colour.
 
 Used by every chapter that trains a model (curves, grids), by the nine-step chapter
 (the flow diagram), by the concepts chapter (filters, feature maps) and by the FAQ
@@ -10,7 +12,8 @@ experiments (curves of several recipes over seeds).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -27,13 +30,31 @@ __all__ = [
     "plot_history",
     "plot_histories_over_seeds",
     "plot_image_grid",
+    "plot_lr_range_test",
     "plot_sweep",
     "plot_transfer_by_depth",
+    "PALETTE",
 ]
 
-RIGHT, WRONG = "#1a7f37", "#cf222e"
+# Matplotlib's colour-blind-safe cycle of ten colours (Petroff, 2021), as its style has it.
+PALETTE: tuple[str, ...] = tuple(plt.style.library["petroff10"]["axes.prop_cycle"]
+                                 .by_key()["color"])
+RIGHT, WRONG = PALETTE[0], PALETTE[2]  # blue and red: apart for every kind of colour vision
+RIGHT_MARK, WRONG_MARK = "✓", "✗"
 
 
+def _styled(plot: Callable[..., Figure]) -> Callable[..., Figure]:
+    """Draws with the colour-blind-safe style, whatever the caller's defaults."""
+
+    @functools.wraps(plot)
+    def styled(*args, **kwargs):
+        with plt.style.context("petroff10"), plt.rc_context({"image.cmap": "viridis"}):
+            return plot(*args, **kwargs)
+
+    return styled
+
+
+@_styled
 def plot_history(history, metrics: Sequence[str] = ("loss", "accuracy"),
                  title: str | None = None, stage_starts: Sequence[int] = (),
                  stage_label: str = "fine-tuning starts") -> Figure:
@@ -80,6 +101,7 @@ def plot_history(history, metrics: Sequence[str] = ("loss", "accuracy"),
     return fig
 
 
+@_styled
 def plot_histories_over_seeds(histories: dict[str, Sequence[dict]],
                               metrics: Sequence[str] = ("accuracy", "loss"),
                               title: str | None = None, stage_start: int | None = None,
@@ -112,7 +134,6 @@ def plot_histories_over_seeds(histories: dict[str, Sequence[dict]],
         raise ValueError("`histories` needs at least one recipe with one run. Received: "
                          f"{ {k: len(v) for k, v in histories.items()} }.")
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.3 * len(metrics), 3.4), squeeze=False)
-    colours = plt.get_cmap("tab10")
     for i, (recipe, runs) in enumerate(histories.items()):
         logs = [getattr(run, "history", run) for run in runs]
         for ax, metric in zip(axes[0], metrics, strict=True):
@@ -129,10 +150,10 @@ def plot_histories_over_seeds(histories: dict[str, Sequence[dict]],
                                      f"epochs: {sorted(lengths)}. Received {len(logs)} runs.")
                 values = np.array([log[key] for log in logs], dtype=float)
                 epochs = np.arange(1, values.shape[1] + 1)
-                ax.plot(epochs, values.mean(axis=0), style, color=colours(i),
+                ax.plot(epochs, values.mean(axis=0), style, color=PALETTE[i % len(PALETTE)],
                         label=f"{recipe}, {suffix}")
                 ax.fill_between(epochs, values.min(axis=0), values.max(axis=0),
-                                color=colours(i), alpha=0.15)
+                                color=PALETTE[i % len(PALETTE)], alpha=0.15)
     for j, (ax, metric) in enumerate(zip(axes[0], metrics, strict=True)):
         if stage_start is not None:
             ax.axvline(stage_start + 0.5, color="0.35", linestyle=":",
@@ -150,6 +171,7 @@ def plot_histories_over_seeds(histories: dict[str, Sequence[dict]],
     return fig
 
 
+@_styled
 def plot_confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int],
                           class_names: Sequence[str], title: str | None = None) -> Figure:
     """Draws the confusion matrix with scikit-learn's `ConfusionMatrixDisplay`.
@@ -178,6 +200,7 @@ def plot_confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int],
     return fig
 
 
+@_styled
 def plot_confident_mistakes(images: np.ndarray, y_true: Sequence[int], probs: np.ndarray,
                             class_names: Sequence[str], max_images: int = 12,
                             columns: int = 6) -> Figure:
@@ -207,17 +230,19 @@ def plot_confident_mistakes(images: np.ndarray, y_true: Sequence[int], probs: np
     fig = plot_image_grid(np.asarray(images)[order], class_names, y_true[order], y_pred[order],
                           columns=columns, max_images=max_images)
     for ax, i in zip(fig.axes, order, strict=False):
-        ax.set_title(f"{class_names[y_pred[i]]} {probs[i, y_pred[i]]:.2f}\n"
+        ax.set_title(f"{WRONG_MARK} {class_names[y_pred[i]]} {probs[i, y_pred[i]]:.2f}\n"
                      f"(true: {class_names[y_true[i]]})", fontsize=8, color=WRONG)
     return fig
 
 
+@_styled
 def plot_image_grid(images: np.ndarray, class_names: Sequence[str],
                     y_true: Sequence[int] | None = None, y_pred: Sequence[int] | None = None,
                     columns: int = 6, max_images: int = 18) -> Figure:
     """Shows images in a grid, titled with predicted and true labels.
 
-    A title is green where the prediction is right and red where it is wrong.
+    A title is marked ✓ (blue) where the prediction is right and ✗ (red) where it is
+    wrong.
 
     Args:
         images: RGB images, pixel values in [0, 255] (or [0, 1]), shape `(n, h, w, 3)`.
@@ -250,7 +275,8 @@ def plot_image_grid(images: np.ndarray, class_names: Sequence[str],
         ax.imshow(np.clip(images[i] / scale, 0, 1))
         if y_pred is not None and y_true is not None:
             ok = y_pred[i] == y_true[i]
-            ax.set_title(f"{class_names[y_pred[i]]}\n(true: {class_names[y_true[i]]})",
+            ax.set_title(f"{RIGHT_MARK if ok else WRONG_MARK} {class_names[y_pred[i]]}\n"
+                         f"(true: {class_names[y_true[i]]})",
                          fontsize=8, color=RIGHT if ok else WRONG)
         elif y_true is not None:
             ax.set_title(class_names[y_true[i]], fontsize=8)
@@ -260,6 +286,7 @@ def plot_image_grid(images: np.ndarray, class_names: Sequence[str],
     return fig
 
 
+@_styled
 def plot_flow(steps: Sequence[str], columns: int = 3, title: str | None = None) -> Figure:
     """Draws numbered steps as boxes joined by arrows, row by row (a flow chart).
 
@@ -309,6 +336,7 @@ def plot_flow(steps: Sequence[str], columns: int = 3, title: str | None = None) 
     return fig
 
 
+@_styled
 def plot_embeddings(embeddings: dict[str, np.ndarray], labels: Sequence[int],
                     class_names: Sequence[str], title: str | None = None,
                     point_size: float = 9.0) -> Figure:
@@ -339,12 +367,13 @@ def plot_embeddings(embeddings: dict[str, np.ndarray], labels: Sequence[int],
     rows = -(-len(embeddings) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(3.8 * columns, 3.4 * rows),
                              squeeze=False)
-    cmap = plt.get_cmap("tab10" if len(class_names) <= 10 else "tab20")
+    colours = (PALETTE if len(class_names) <= len(PALETTE)
+               else plt.get_cmap("viridis")(np.linspace(0, 1, len(class_names))))
     for ax, (name, points) in zip(axes.flat, embeddings.items(), strict=False):
         points = np.asarray(points)
         for label, class_name in enumerate(class_names):
             mask = labels == label
-            ax.scatter(points[mask, 0], points[mask, 1], s=point_size, color=cmap(label),
+            ax.scatter(points[mask, 0], points[mask, 1], s=point_size, color=colours[label],
                        label=class_name, alpha=0.8, linewidths=0)
         ax.set_title(name, fontsize=10)
         ax.set_xticks([])
@@ -359,6 +388,7 @@ def plot_embeddings(embeddings: dict[str, np.ndarray], labels: Sequence[int],
     return fig
 
 
+@_styled
 def plot_sweep(summaries, xlabel: str = "labels per class", ylabel: str = "test accuracy",
                title: str | None = None, chance: float | None = None) -> Figure:
     """Plots mean ± std over seeds against the swept setting, one line per recipe.
@@ -414,6 +444,7 @@ def plot_sweep(summaries, xlabel: str = "labels per class", ylabel: str = "test 
     return fig
 
 
+@_styled
 def plot_transfer_by_depth(results: dict[str, dict[int, Sequence[float]]],
                            baseline: Sequence[float], title: str | None = None,
                            ylabel: str = "test accuracy on B") -> Figure:
@@ -439,7 +470,7 @@ def plot_transfer_by_depth(results: dict[str, dict[int, Sequence[float]]],
     """
     if not results or len(baseline) == 0:
         raise ValueError("`results` and `baseline` must not be empty; pass at least one run.")
-    colours = {"BnB": "#0969da", "BnB+": "#54aeff", "AnB": "#cf222e", "AnB+": "#ff8182"}
+    colours = {"BnB": PALETTE[0], "BnB+": PALETTE[9], "AnB": PALETTE[2], "AnB+": PALETTE[1]}
     fig, ax = plt.subplots(figsize=(6.2, 3.8))
     base = np.asarray(baseline, dtype=float)
     ax.axhspan(base.mean() - base.std(), base.mean() + base.std(), color="black", alpha=0.08)
@@ -447,7 +478,7 @@ def plot_transfer_by_depth(results: dict[str, dict[int, Sequence[float]]],
     ax.scatter(np.zeros_like(base), base, color="black", s=14, zorder=3)
     ns_all: set[int] = {0}
     for i, (name, by_n) in enumerate(results.items()):
-        colour = colours.get(name, plt.get_cmap("tab10")(i))
+        colour = colours.get(name, PALETTE[i % len(PALETTE)])
         fine_tuned = name.endswith("+")
         ns = sorted(by_n)
         ns_all.update(ns)
@@ -471,6 +502,7 @@ def plot_transfer_by_depth(results: dict[str, dict[int, Sequence[float]]],
     return fig
 
 
+@_styled
 def plot_filters(kernels: dict[str, np.ndarray], columns: int = 8,
                  title: str | None = None) -> Figure:
     """Draws convolution filters as small images, one panel per set of filters.
@@ -527,6 +559,7 @@ def plot_filters(kernels: dict[str, np.ndarray], columns: int = 8,
     return fig
 
 
+@_styled
 def plot_feature_maps(maps: dict[str, np.ndarray], channels: int = 8,
                       image: np.ndarray | None = None, title: str | None = None) -> Figure:
     """Shows one image's feature maps at several depths of a network, one row per depth.
@@ -591,5 +624,43 @@ def plot_feature_maps(maps: dict[str, np.ndarray], channels: int = 8,
         row[0].set_ylabel(f"{name}\n{height} x {width} x {depth}", fontsize=9)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+@_styled
+def plot_lr_range_test(test, title: str | None = None) -> Figure:
+    """Draws a learning-rate range test: the loss against the learning rate (log scale).
+
+    Args:
+        test: the result of `tlhelpers.training.lr_range_test` (a
+            `LearningRateRangeTest`), with its `learning_rates`, `losses` (smoothed) and
+            `raw_losses`.
+        title: a title above the plot.
+
+    Returns:
+        The figure: the raw loss of each batch (faint), the smoothed loss, and two marks:
+        the suggested rate (the loss falls fastest there) and the rate of the lowest
+        smoothed loss.
+    """
+    rates = np.asarray(test.learning_rates)
+    fig, ax = plt.subplots(figsize=(5.6, 3.4))
+    ax.plot(rates, test.raw_losses, color=PALETTE[3], alpha=0.6, linewidth=1,
+            label="loss of each batch")
+    ax.plot(rates, test.losses, color=PALETTE[0], linewidth=2, label="smoothed loss")
+    suggested = test.suggestion()
+    lowest = rates[int(np.nanargmin(test.losses))]
+    ax.axvline(suggested, color=PALETTE[1], linestyle="--",
+               label=f"steepest fall: {suggested:.1e}")
+    ax.axvline(lowest, color=PALETTE[2], linestyle=":", label=f"lowest loss: {lowest:.1e}")
+    ax.set_xscale("log")
+    top = max(test.losses[:max(3, len(test.losses) // 10)])
+    ax.set_ylim(min(test.losses) * 0.9 if min(test.losses) > 0 else None, top * 1.6)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("training loss")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     return fig

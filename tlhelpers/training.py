@@ -19,6 +19,7 @@ from tlhelpers.models import unfreeze_blocks
 __all__ = [
     "EpochLine",
     "EpochTimer",
+    "LearningRateRangeTest",
     "accuracy",
     "check_classes",
     "data_classes",
@@ -26,6 +27,7 @@ __all__ = [
     "evaluate",
     "fine_tune",
     "fit",
+    "lr_range_test",
     "merge_histories",
     "predict_classes",
     "to_numpy",
@@ -326,6 +328,152 @@ def merge_histories(*histories) -> dict[str, list[float]]:
     if any(k != keys[0] for k in keys):
         raise ValueError(f"The stages recorded different metrics. Received: {keys}.")
     return {key: [float(v) for log in logs for v in log[key]] for key in keys[0]}
+
+
+class LearningRateRangeTest(keras.callbacks.Callback):
+    """The learning-rate range test (Smith, 2017; fastai's `lr_find`) as a Keras callback.
+
+    From `start` to `stop`, the learning rate grows by the same factor after every
+    batch, over `steps` batches, while the callback records the training loss. The loss
+    first barely moves (the rate is too small to learn), then falls (it learns), then
+    rises and explodes (too large). Training stops early once the smoothed loss exceeds
+    `diverge` times its lowest value (checked from the tenth of `steps` on, as the first
+    batches' losses are noisy). A good rate lies on the falling stretch, below the
+    minimum: `suggestion()` gives the rate where the smoothed loss falls fastest.
+
+    Use it through `lr_range_test`, which keeps the model's weights as they were; used as a
+    plain callback, it leaves the model trained at every rate it tried.
+
+    Args:
+        start: the first learning rate (default 1e-7).
+        stop: the last learning rate (default 10).
+        steps: the batches from `start` to `stop` (default 100).
+        smoothing: the weight of the past in the loss's exponential moving average
+            (default 0.9; 0 records the raw loss).
+        diverge: stop when the smoothed loss exceeds this multiple of its lowest value
+            (default 4).
+
+    Attributes:
+        learning_rates: the rate of each batch trained.
+        losses: the smoothed loss after each of those batches (bias-corrected).
+        raw_losses: the loss of each batch.
+    """
+
+    def __init__(self, start: float = 1e-7, stop: float = 10.0, steps: int = 100,
+                 smoothing: float = 0.9, diverge: float = 4.0):
+        super().__init__()
+        if not 0 < start < stop or steps < 2 or not 0 <= smoothing < 1 or diverge <= 1:
+            raise ValueError(
+                "Need 0 < start < stop, steps >= 2, 0 <= smoothing < 1 and diverge > 1. "
+                f"Received: start={start}, stop={stop}, steps={steps}, "
+                f"smoothing={smoothing}, diverge={diverge}."
+            )
+        self.start, self.stop, self.steps = float(start), float(stop), int(steps)
+        self.smoothing, self.diverge = float(smoothing), float(diverge)
+        self.learning_rates: list[float] = []
+        self.losses: list[float] = []
+        self.raw_losses: list[float] = []
+        self._average = self._epoch_mean = 0.0
+
+    def _rate(self, step: int) -> float:
+        return self.start * (self.stop / self.start) ** (step / (self.steps - 1))
+
+    def on_train_begin(self, logs=None):
+        self.learning_rates, self.losses, self.raw_losses = [], [], []
+        self._average = self._epoch_mean = 0.0
+        _set_learning_rate(self.model.optimizer, self._rate(0))
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = len(self.learning_rates)
+        # Keras reports the mean loss of the epoch so far; this batch's own loss is the
+        # difference (exact for batches of one size; `lr_range_test` runs one batch per
+        # epoch, where the mean is the batch's loss).
+        mean = float((logs or {})["loss"])
+        loss = mean if batch == 0 else (batch + 1) * mean - batch * self._epoch_mean
+        self._epoch_mean = mean
+        self.learning_rates.append(self._rate(step))
+        self.raw_losses.append(loss)
+        self._average = self.smoothing * self._average + (1 - self.smoothing) * loss
+        smoothed = self._average / (1 - self.smoothing ** (step + 1))
+        self.losses.append(smoothed)
+        settled = step >= max(3, self.steps // 10)  # the first batches' losses are noisy
+        exploded = settled and smoothed > self.diverge * min(self.losses)
+        if not np.isfinite(smoothed) or exploded or step + 1 >= self.steps:
+            self.model.stop_training = True
+            return
+        self.model.optimizer.learning_rate = self._rate(step + 1)
+
+    def suggestion(self) -> float:
+        """The learning rate where the smoothed loss fell fastest, per unit of log(rate),
+        before its minimum.
+
+        Returns:
+            A learning rate.
+
+        Raises:
+            ValueError: when fewer than 3 batches were recorded.
+        """
+        if len(self.losses) < 3:
+            raise ValueError(
+                f"The range test recorded {len(self.losses)} batches; it needs at least 3. "
+                "Run it longer (more `steps`, or data of more batches)."
+            )
+        losses = np.asarray(self.losses)
+        lowest = int(np.nanargmin(losses))
+        end = max(lowest, 2) + 1
+        slopes = np.gradient(losses[:end], np.log(self.learning_rates[:end]))
+        return float(self.learning_rates[int(np.nanargmin(slopes))])
+
+
+def _set_learning_rate(optimizer, rate: float) -> None:
+    try:
+        optimizer.learning_rate = rate
+    except TypeError:  # Keras' answer for an optimizer built with a schedule
+        raise ValueError(
+            "The range test sets the optimizer's learning rate batch by batch, which a "
+            "schedule does not allow. Compile the model with a number, e.g. "
+            "`keras.optimizers.Adam(1e-3)`."
+        ) from None
+
+
+def lr_range_test(model: keras.Model, train_ds, start: float = 1e-7, stop: float = 10.0,
+                  steps: int = 100, **kwargs) -> LearningRateRangeTest:
+    """Runs the learning-rate range test on a compiled model, then puts it back as it was.
+
+    The model trains for at most `steps` batches (the data is repeated if it has fewer),
+    each at a larger learning rate (`LearningRateRangeTest`); afterwards its weights and
+    its optimizer's variables are what they were before, so it can then be trained at
+    the rate the test suggests.
+
+    Args:
+        model: a compiled model; its optimizer's learning rate must be a number.
+        train_ds: training batches (a `tf.data` pipeline).
+        start: the first learning rate (default 1e-7).
+        stop: the last learning rate (default 10).
+        steps: at most this many batches (default 100).
+        **kwargs: `smoothing`, `diverge` (see `LearningRateRangeTest`).
+
+    Returns:
+        The callback, with `learning_rates`, `losses` and `suggestion()`;
+        `plots.plot_lr_range_test` draws it.
+    """
+    test = LearningRateRangeTest(start, stop, steps, **kwargs)
+    weights = [np.array(keras.ops.convert_to_numpy(w)) for w in model.weights]
+    optimizer = model.optimizer
+    before = {id(v): np.array(keras.ops.convert_to_numpy(v)) for v in optimizer.variables}
+    rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    _set_learning_rate(optimizer, rate)  # a schedule stops here, before any training
+    try:  # one batch per epoch: Keras then reports each batch's own loss
+        model.fit(train_ds.repeat(), steps_per_epoch=1, epochs=steps, verbose=0,
+                  callbacks=[test])
+    finally:
+        for variable, value in zip(model.weights, weights, strict=True):
+            variable.assign(value)
+        for variable in optimizer.variables:  # created during the test: a fresh state
+            variable.assign(before.get(id(variable), np.zeros(variable.shape,
+                                                              variable.dtype)))
+        optimizer.learning_rate = rate
+    return test
 
 
 class EpochTimer(keras.callbacks.Callback):
