@@ -127,3 +127,23 @@ def test_the_colab_setup_cell_keeps_the_installed_tensorflow_and_keras(monkeypat
     assert f'"tlhelpers @ git+{repository}"' in line
     for name in ("tensorflow", "keras"):
         assert f"{name}=={metadata.version(name)}" in line.split()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_has_alt_text_and_a_numbered_caption(path):
+    """A screen reader reads a figure's alt text (MyST-NB's `mystnb: image: alt` cell
+    metadata), not '<Figure size 640x480 with 1 Axes>'; the caption (`mystnb: figure:`)
+    numbers the figure and says what it shows, and in what setting."""
+    missing = []
+    for index, cell in enumerate(_cells(path)):
+        outputs = cell.get("outputs", []) if cell["cell_type"] == "code" else []
+        if not any(k.startswith("image/") for o in outputs for k in o.get("data", {})):
+            continue
+        mystnb = cell["metadata"].get("mystnb", {})
+        alt = str(mystnb.get("image", {}).get("alt", "")).strip()
+        figure = mystnb.get("figure", {})
+        if len(alt) < 40 or alt.startswith("<Figure"):
+            missing.append(f"cell {index}: no alt text (mystnb.image.alt, a sentence or two)")
+        if not figure.get("caption") or not str(figure.get("name", "")).startswith("fig-"):
+            missing.append(f"cell {index}: no caption and name (mystnb.figure)")
+    assert not missing, "\n".join(missing)
