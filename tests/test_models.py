@@ -35,6 +35,34 @@ def test_preprocess_matches_keras_applications(mode):
     np.testing.assert_allclose(models.Preprocess(mode)(x), expected, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("mode", ["tf", "caffe"])
+def test_a_saved_model_loads_and_predicts_without_tlhelpers(mode, tmp_path):
+    """The preprocessing is made of standard Keras layers: plain Keras, in safe mode, in
+    a Python where `tlhelpers` cannot be imported, loads the model and predicts the
+    same."""
+    import subprocess
+    import sys
+
+    base = models.build_base("vgg16" if mode == "caffe" else "mobilenet_025",
+                             (32, 32, 3), weights=None)
+    model = models.assemble(base, models.build_head(3, hidden_units=8), mode)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "expected.npy", model.predict(x, verbose=0))
+    model.save(tmp_path / "model.keras")
+    code = (
+        "import sys\nsys.modules['tlhelpers'] = None  # as if it were not installed\n"
+        "import keras, numpy as np\n"
+        f"folder = {str(tmp_path)!r}\n"
+        "model = keras.models.load_model(folder + '/model.keras', safe_mode=True)\n"
+        "got = model.predict(np.load(folder + '/x.npy'), verbose=0)\n"
+        "np.testing.assert_allclose(got, np.load(folder + '/expected.npy'), atol=1e-6)\n"
+        "print('loaded without tlhelpers')\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.stdout == "loaded without tlhelpers\n", result.stderr[-2000:]
+
+
 def test_preprocess_rejects_unknown_mode():
     with pytest.raises(ValueError, match="mode='torch'"):
         models.Preprocess("torch")

@@ -102,33 +102,42 @@ _IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
 _DEFAULT_SIZE_WARNING = r"`input_shape` is undefined or non-square, or `rows` is not in"
 
 
-@keras.saving.register_keras_serializable(package="tlhelpers")
-class Preprocess(keras.layers.Layer):
-    """Scales raw RGB pixels in [0, 255] the way a base's ImageNet weights expect.
+def Preprocess(mode: str, name: str = "preprocess") -> keras.layers.Layer:
+    """The layer that scales raw RGB pixels in [0, 255] the way a base's ImageNet
+    weights expect: standard Keras layers, so that a saved model loads with plain
+    `keras.models.load_model` (no `tlhelpers` needed) and takes raw images.
 
-    The same arithmetic as `keras.applications.<model>.preprocess_input`, as a layer, so
-    that the saved model takes raw images.
+    (A function, spelt like the layer it returns, as `keras.Input` is.)
+
+    - `"tf"` (MobileNet): `x / 127.5 - 1`, to [-1, 1]: `keras.layers.Rescaling(1 / 127.5,
+      offset=-1)`.
+    - `"caffe"` (VGG16): RGB to BGR, minus the ImageNet channel means: a frozen
+      `keras.layers.Dense(3)` applied to the colour axis, its kernel the matrix that swaps
+      the first and third channels, its bias minus the means.
+
+    The same arithmetic as `keras.applications.<model>.preprocess_input`, computed in
+    float32 even under a mixed-precision policy.
 
     Args:
-        mode: `"tf"` (to [-1, 1]; MobileNet) or `"caffe"` (RGB to BGR, minus the
-            ImageNet channel means; VGG16).
+        mode: `"tf"` or `"caffe"` (`BASES[name].preprocess_mode`).
+        name: the layer's name (default `"preprocess"`).
+
+    Returns:
+        A Keras layer.
+
+    Raises:
+        ValueError: for another mode.
     """
-
-    def __init__(self, mode: str, **kwargs):
-        super().__init__(**kwargs)
-        if mode not in ("tf", "caffe"):
-            raise ValueError(f"`mode` must be 'tf' or 'caffe'. Received: `mode={mode!r}`.")
-        self.mode = mode
-
-    def call(self, inputs):
-        x = keras.ops.cast(inputs, "float32")
-        if self.mode == "tf":
-            return x / 127.5 - 1.0
-        x = keras.ops.flip(x, axis=-1)
-        return x - keras.ops.convert_to_tensor(_IMAGENET_MEAN_BGR, dtype="float32")
-
-    def get_config(self):
-        return {**super().get_config(), "mode": self.mode}
+    if mode == "tf":
+        return keras.layers.Rescaling(1 / 127.5, offset=-1.0, dtype="float32", name=name)
+    if mode == "caffe":
+        swap = np.eye(3, dtype="float32")[::-1]  # column j takes input channel 2 - j
+        return keras.layers.Dense(
+            3, trainable=False, dtype="float32", name=name,
+            kernel_initializer=keras.initializers.Constant(swap),
+            bias_initializer=keras.initializers.Constant(
+                -np.asarray(_IMAGENET_MEAN_BGR, dtype="float32")))
+    raise ValueError(f"`mode` must be 'tf' or 'caffe'. Received: `mode={mode!r}`.")
 
 
 def build_base(
@@ -403,7 +412,7 @@ def assemble(
         A functional `keras.Model` that takes raw RGB pixels in [0, 255].
     """
     inputs = keras.Input(shape=base_model.input_shape[1:], name="image")
-    x = Preprocess(preprocess_mode, name="preprocess")(inputs)
+    x = Preprocess(preprocess_mode)(inputs)
     features = base_model(x, training=False)
     outputs = head(features)
     return keras.Model(inputs, outputs, name=name)
