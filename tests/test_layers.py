@@ -26,8 +26,10 @@ LAYERS: list[set[str]] = [
     {"display", "downloads"},
     {"folders", "data", "augment"},
     {"models", "training"},
-    {"features", "experiments", "plots", "synthetic", "convnets", "analysis"},  # chapters'
-    {"rundir", "report", "recipe", "train", "predict", "export", "runner"},  # the commands
+    # the chapters' helpers, and what they compute about a trained model
+    {"features", "experiments", "plots", "synthetic", "convnets", "evaluation",
+     "calibration", "gradcam"},
+    {"rundir", "recipe", "report", "train", "predict", "export", "runner"},  # the commands
 ]
 
 # What may be imported inside a function: heavy libraries, and the package's modules
@@ -36,8 +38,8 @@ LAYERS: list[set[str]] = [
 HEAVY = {"keras", "tensorflow", "jax", "torch", "sklearn", "matplotlib", "h5py", "IPython",
          "google", "nbclient", "nbformat", "papermill", "onnxruntime", "tf2onnx",
          "ai_edge_litert", "tflite_runtime", "scipy"}
-HEAVY_MODULES = {"models", "training", "convnets", "plots", "features", "augment", "recipe",
-                 "report", "analysis", "export"}
+HEAVY_MODULES = {"models", "training", "convnets", "plots", "features", "augment", "gradcam",
+                 "export"}
 
 
 def _modules() -> dict[str, ast.Module]:

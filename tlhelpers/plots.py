@@ -30,7 +30,10 @@ __all__ = [
     "plot_history",
     "plot_histories_over_seeds",
     "plot_image_grid",
+    "plot_gradcam",
+    "plot_learning_curve",
     "plot_lr_range_test",
+    "plot_reliability",
     "plot_sweep",
     "plot_transfer_by_depth",
     "PALETTE",
@@ -48,7 +51,9 @@ def _styled(plot: Callable[..., Figure]) -> Callable[..., Figure]:
 
     @functools.wraps(plot)
     def styled(*args, **kwargs):
-        with plt.style.context("petroff10"), plt.rc_context({"image.cmap": "viridis"}):
+        # names are data: a class called "$5-$10" is text, not mathematics
+        with plt.style.context("petroff10"), plt.rc_context({"image.cmap": "viridis",
+                                                              "text.parse_math": False}):
             return plot(*args, **kwargs)
 
     return styled
@@ -658,6 +663,107 @@ def plot_lr_range_test(test, title: str | None = None) -> Figure:
     ax.set_ylim(min(test.losses) * 0.9 if min(test.losses) > 0 else None, top * 1.6)
     ax.set_xlabel("learning rate")
     ax.set_ylabel("training loss")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+@_styled
+def plot_reliability(reliability, title: str | None = None) -> Figure:
+    """A reliability diagram: accuracy against confidence, bin by bin.
+
+    Args:
+        reliability: a `tlhelpers.calibration.Reliability`.
+        title: a title above the plot.
+
+    Returns:
+        The figure: one bar per bin of the top probability, as high as the accuracy of
+        its images, with the diagonal a calibrated model would follow, and the share of
+        images in each bin below it.
+    """
+    edges = np.asarray(reliability.edges)
+    centres = (edges[:-1] + edges[1:]) / 2
+    width = edges[1] - edges[0]
+    filled = np.asarray(reliability.counts) > 0
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(4.8, 4.6), sharex=True,
+                                      gridspec_kw={"height_ratios": [3, 1]})
+    top.bar(centres[filled], np.asarray(reliability.accuracy)[filled], width=width * 0.9,
+            color=PALETTE[0], label="accuracy in the bin")
+    top.plot([0, 1], [0, 1], color=PALETTE[2], linestyle="--", label="calibrated")
+    top.set_ylabel("accuracy")
+    top.set_ylim(0, 1)
+    top.legend(fontsize=8, loc="upper left")
+    top.grid(alpha=0.3)
+    top.set_title(title or f"expected calibration error {reliability.ece:.3f}")
+    shares = np.asarray(reliability.counts) / max(int(np.sum(reliability.counts)), 1)
+    bottom.bar(centres, shares, width=width * 0.9, color=PALETTE[3])
+    bottom.set_xlabel("confidence (top probability)")
+    bottom.set_ylabel("share")
+    bottom.set_xlim(0, 1)
+    fig.tight_layout()
+    return fig
+
+
+@_styled
+def plot_gradcam(images: np.ndarray, maps: np.ndarray, titles: Sequence[str],
+                 columns: int = 6, alpha: float = 0.45) -> Figure:
+    """Grad-CAM heat maps over their images.
+
+    Args:
+        images: the images, pixels in [0, 255] (or [0, 1]).
+        maps: heat maps in [0, 1], one per image, of the images' height and width
+            (`tlhelpers.gradcam.heatmaps`).
+        titles: one title per image.
+        columns: images per row (default 6).
+        alpha: how opaque the heat map is over the image (default 0.45).
+
+    Returns:
+        The figure: each image in grey with its heat map (viridis: bright where the
+        evidence for the class was) on top.
+    """
+    images = np.asarray(images, dtype=float)
+    n = len(images)
+    rows = max(1, -(-n // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, 2.1 * rows),
+                             squeeze=False)
+    scale = 255.0 if images.max(initial=0) > 1.0 else 1.0
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        grey = np.clip(images[i] / scale, 0, 1).mean(axis=-1)
+        ax.imshow(grey, cmap="gray", vmin=0, vmax=1)
+        ax.imshow(maps[i], cmap="viridis", alpha=alpha, vmin=0, vmax=1)
+        ax.set_title(titles[i], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+@_styled
+def plot_learning_curve(curve: dict, xlabel: str = "training images",
+                        ylabel: str = "test accuracy", title: str | None = None) -> Figure:
+    """Accuracy against the number of training images, mean over seeds and their range.
+
+    Args:
+        curve: `{number of training images: experiments.Summary}`.
+        xlabel: the x axis' label.
+        ylabel: the y axis' label.
+        title: a title above the plot.
+
+    Returns:
+        The figure.
+    """
+    sizes = sorted(curve)
+    means = np.array([curve[n].mean for n in sizes])
+    fig, ax = plt.subplots(figsize=(4.8, 3.2))
+    ax.plot(sizes, means, "o-", color=PALETTE[0], label="mean over seeds")
+    ax.fill_between(sizes, [curve[n].low for n in sizes], [curve[n].high for n in sizes],
+                    color=PALETTE[0], alpha=0.2, label="range over seeds")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     if title:
