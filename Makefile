@@ -44,7 +44,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; found " + sys.version.split()[0] + ". Run: make PYTHON=/path/to/python3.11 ...")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[book,test,export]"
 	touch $(STAMP)
 
 # Re-resolves pyproject.toml's ranges in a fresh environment and pins the result.
@@ -52,7 +52,7 @@ lock:
 	rm -rf _build/lock-venv
 	$(PYTHON) -m venv _build/lock-venv
 	_build/lock-venv/bin/python -m pip install --quiet --upgrade pip
-	_build/lock-venv/bin/python -m pip install --quiet -e ".[book,test]"
+	_build/lock-venv/bin/python -m pip install --quiet -e ".[book,test,export]"
 	sed -n '/^#/p' $(CONSTRAINTS) > _build/constraints.new
 	_build/lock-venv/bin/python -m pip freeze --exclude-editable >> _build/constraints.new
 	mv _build/constraints.new $(CONSTRAINTS)

@@ -3,7 +3,7 @@
 import inspect
 from pathlib import Path
 
-from tlhelpers import config, downloads, folders, predict, report, runner, train
+from tlhelpers import config, downloads, export, folders, predict, report, rundir, runner, train
 
 PAGE = (Path(__file__).resolve().parents[1] / "book" / "troubleshooting.md").read_text()
 
@@ -14,8 +14,8 @@ def test_every_kind_of_folder_problem_has_a_row():
 
 
 def test_every_error_class_of_tlhelpers_is_explained():
-    classes = {name for module in (config, downloads, folders, predict, report, runner,
-                                  train)
+    classes = {name for module in (config, downloads, export, folders, predict, report,
+                                  rundir, runner, train)
                for name, value in inspect.getmembers(module, inspect.isclass)
                if issubclass(value, Exception) and value.__module__.startswith("tlhelpers")}
     assert classes >= {"ImageFolderError", "WeightsUnavailableError", "DownloadError",

@@ -7,7 +7,14 @@ prints one line per image, its most likely classes with their probabilities:
 
     photos/new/boot.jpg: ankle_boot 0.93, sneaker 0.05, sandal 0.01
 
-The run's folder gives the model (`model.keras`), the class names and the image size.
+or, when even the most likely class is less probable than the run's rejection
+threshold (chosen on its validation split, see the run's report), that the image is
+probably none of the classes the model knows:
+
+    photos/new/cat.jpg: none of the classes (top: sandal, 0.31)
+
+The run's folder gives the model (`model.keras`), the class names, the image size and
+the threshold.
 Each file is read as the training pipelines read images (`tlhelpers.data.load_image`:
 TensorFlow's decoder, a bilinear resize), so the model sees what it was trained on. A
 file that cannot be read is reported, and the others are still classified.
@@ -30,9 +37,15 @@ import numpy as np
 
 from tlhelpers.data import load_image
 from tlhelpers.folders import IMAGE_EXTENSIONS
-from tlhelpers.rundir import CLASS_NAMES_FILE, CONFIG_FILE, MODEL_FILE, STAGE1_MODEL
+from tlhelpers.rundir import (
+    CLASS_NAMES_FILE,
+    CONFIG_FILE,
+    EVALUATION_FILE,
+    MODEL_FILE,
+    STAGE1_MODEL,
+)
 
-__all__ = ["Prediction", "load_run", "main", "predict_files"]
+__all__ = ["Prediction", "Run", "load_run", "main", "predict_files"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,24 +55,55 @@ class Prediction:
     Args:
         path: the file.
         top: `(class name, probability)` pairs, most likely first.
+        threshold: the run's rejection threshold (0: none).
     """
 
     path: Path
     top: list[tuple[str, float]]
+    threshold: float = 0.0
+
+    @property
+    def rejected(self) -> bool:
+        """Whether even the most likely class is below the threshold: "none of these"."""
+        return self.top[0][1] < self.threshold
 
     def line(self) -> str:
-        """`path: class p, class p, ...`, probabilities at two decimals."""
+        """`path: class p, class p, ...` (probabilities at two decimals), or
+        `path: none of the classes (top: class, p)` below the threshold."""
+        if self.rejected:
+            name, p = self.top[0]
+            return f"{self.path}: none of the classes (top: {name}, {p:.2f})"
         return f"{self.path}: " + ", ".join(f"{name} {p:.2f}" for name, p in self.top)
 
 
-def load_run(run_dir: str | os.PathLike[str]):
-    """Loads the final model of a run, its class names and its image size.
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """A finished run, as `predict` uses it.
+
+    Args:
+        model: the final model.
+        class_names: output `i` is `class_names[i]`.
+        image_size: `(height, width)` the images are resized to.
+        threshold: the rejection threshold (0 where the run stored none).
+    """
+
+    model: object
+    class_names: list[str]
+    image_size: tuple[int, int]
+    threshold: float
+
+
+def load_run(run_dir: str | os.PathLike[str]) -> Run:
+    """Loads the final model of a run, its class names, image size and threshold.
+
+    The model is loaded with plain Keras in safe mode (a model file holding Python code
+    is refused); it needs nothing of tlhelpers.
 
     Args:
         run_dir: the folder `tlhelpers.train` wrote.
 
     Returns:
-        `(model, class_names, image_size)`.
+        A `Run`.
 
     Raises:
         FileNotFoundError: when the folder is not a finished run; the message says what
@@ -79,12 +123,14 @@ def load_run(run_dir: str | os.PathLike[str]):
                                 "finished run of `python -m tlhelpers.train`.")
     import keras  # deferred: --help and argument errors stay instant
 
-    import tlhelpers.models  # noqa: F401  deferred likewise (registers the Preprocess layer)
-
     config = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
     class_names = json.loads((run_dir / CLASS_NAMES_FILE).read_text(encoding="utf-8"))
-    model = keras.models.load_model(run_dir / MODEL_FILE, compile=False)
-    return model, class_names, tuple(config["image_size"])
+    evaluation = run_dir / EVALUATION_FILE
+    threshold = (json.loads(evaluation.read_text(encoding="utf-8"))
+                 .get("rejection_threshold", 0.0) if evaluation.is_file() else 0.0)
+    # safe_mode: a .keras file that holds Python code (a Lambda layer) is refused
+    model = keras.models.load_model(run_dir / MODEL_FILE, compile=False, safe_mode=True)
+    return Run(model, class_names, tuple(config["image_size"]), float(threshold))
 
 
 def _read_images(paths: Sequence[str | os.PathLike[str]], image_size: tuple[int, int]
@@ -136,14 +182,15 @@ def predict_files(run_dir: str | os.PathLike[str], paths: Sequence[str | os.Path
     """
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise ValueError(f"`top` must be a positive integer. Received: `top={top!r}`.")
-    model, class_names, image_size = load_run(run_dir)
-    images, problems = _read_images(paths, image_size)
+    run = load_run(run_dir)
+    images, problems = _read_images(paths, run.image_size)
     if problems:
         raise ValueError("These files cannot be classified:\n  " + "\n  ".join(problems))
     if not images:
         return []
-    tops = _top(model, [image for _, image in images], class_names, top)
-    return [Prediction(path, best) for (path, _), best in zip(images, tops, strict=True)]
+    tops = _top(run.model, [image for _, image in images], run.class_names, top)
+    return [Prediction(path, best, run.threshold)
+            for (path, _), best in zip(images, tops, strict=True)]
 
 
 def _program_name() -> str:
@@ -176,16 +223,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--top must be at least 1; received {args.top}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is imported
     try:
-        model, class_names, image_size = load_run(args.run_dir)
+        run = load_run(args.run_dir)
     except (FileNotFoundError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    images, problems = _read_images(args.images, image_size)
+    images, problems = _read_images(args.images, run.image_size)
     if images:
-        tops = _top(model, [image for _, image in images], class_names,
-                    min(args.top, len(class_names)))
+        tops = _top(run.model, [image for _, image in images], run.class_names,
+                    min(args.top, len(run.class_names)))
         for (path, _), best in zip(images, tops, strict=True):
-            print(Prediction(path, best).line())
+            print(Prediction(path, best, run.threshold).line())
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     return 1 if problems else 0

@@ -465,7 +465,7 @@ def lr_range_test(model: keras.Model, train_ds, start: float = 1e-7, stop: float
     _set_learning_rate(optimizer, rate)  # a schedule stops here, before any training
     try:  # one batch per epoch: Keras then reports each batch's own loss
         model.fit(train_ds.repeat(), steps_per_epoch=1, epochs=steps, verbose=0,
-                  callbacks=[test])
+                  shuffle=False, callbacks=[test])
     finally:
         for variable, value in zip(model.weights, weights, strict=True):
             variable.assign(value)
