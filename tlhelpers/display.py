@@ -110,7 +110,8 @@ def setup_notebook() -> float:
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.formatwarning = format_warning
-    import matplotlib  # deferred: a folder check (folders imports display) needs none
+    # deferred: a folder check (folders imports display) needs no Matplotlib
+    import matplotlib.style  # a submodule: `import matplotlib` alone does not load it
 
     matplotlib.style.use("petroff10")
     matplotlib.rcParams["image.cmap"] = "viridis"

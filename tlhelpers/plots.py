@@ -54,7 +54,14 @@ def _styled(plot: Callable[..., Figure]) -> Callable[..., Figure]:
         # names are data: a class called "$5-$10" is text, not mathematics
         with plt.style.context("petroff10"), plt.rc_context({"image.cmap": "viridis",
                                                               "text.parse_math": False}):
-            return plot(*args, **kwargs)
+            figure = plot(*args, **kwargs)
+            # Pyplot picks its backend at the first figure; in a notebook that switches
+            # interactive mode on, which is what shows each new figure under its cell.
+            # Leaving the contexts restores every rcParam, interactive mode included, and
+            # no later figure would show: keep it as drawing left it.
+            interactive = plt.isinteractive()
+        plt.interactive(interactive)
+        return figure
 
     return styled
 
