@@ -35,3 +35,19 @@ def test_clutter_checks_its_arguments():
     with pytest.raises(ValueError, match="smaller than the canvas"):
         synthetic.clutter_images(np.zeros((2, 4, 4), np.uint8), 56,
                                  textures=np.zeros((1, 30, 30), np.uint8))
+
+
+def test_clutter_images_can_say_where_each_item_is():
+    items = np.zeros((3, 28, 28), np.uint8)
+    items[:, 4:24, 4:24] = 255  # a bright square item
+    plain = synthetic.clutter_images(items, seed=4)
+    images, boxes = synthetic.clutter_images(items, seed=4, return_boxes=True)
+    np.testing.assert_array_equal(images, plain)  # the same images either way
+    for image, (top, left, bottom, right) in zip(images, boxes, strict=True):
+        assert 22 <= bottom - top == right - left <= 40
+        assert 0 <= top and bottom <= 56 and 0 <= left and right <= 56
+        inside = image[top:bottom, left:right].astype(float)
+        # the item's bright square fills the middle of its box
+        mid = inside[(bottom - top) // 2 - 2:(bottom - top) // 2 + 2,
+                     (right - left) // 2 - 2:(right - left) // 2 + 2]
+        assert mid.min() >= 250

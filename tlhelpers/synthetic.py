@@ -103,7 +103,8 @@ def clutter_images(
     item_size: tuple[int, int] = (22, 40),
     textures: np.ndarray | None = None,
     seed: int = 0,
-) -> np.ndarray:
+    return_boxes: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Pastes each image, rescaled, at a random place on a random crop of a texture.
 
     An item's pixels cover the background in proportion to their brightness (dark
@@ -117,9 +118,13 @@ def clutter_images(
         textures: backgrounds, `uint8`, `(m, s, s)` with `s >= canvas_size`; default
             `make_textures(64, canvas_size + 8, seed)`.
         seed: seeds the sizes, places, textures and crops (default 0).
+        return_boxes: also return where each item was pasted (default False); the
+            images are the same either way.
 
     Returns:
-        A `uint8` array of shape `(n, canvas_size, canvas_size)`.
+        A `uint8` array of shape `(n, canvas_size, canvas_size)`; with `return_boxes`,
+        also an `int` array `(n, 4)` of boxes `(top, left, bottom, right)` in pixels,
+        bottom and right excluded: where the object is, for checking where a model looks.
 
     Raises:
         ValueError: for images that are not `(n, h, w)`, an item size that does not fit
@@ -146,6 +151,7 @@ def clutter_images(
         )
     rng = np.random.default_rng(seed)
     out = np.empty((len(images), canvas_size, canvas_size), dtype=np.uint8)
+    boxes = np.empty((len(images), 4), dtype=int)
     tex_h, tex_w = textures.shape[1:]
     for i, image in enumerate(images):
         texture = textures[rng.integers(len(textures))]
@@ -158,4 +164,5 @@ def clutter_images(
         patch = canvas[y:y + side, x:x + side]
         canvas[y:y + side, x:x + side] = alpha * item + (1 - alpha) * patch
         out[i] = np.clip(canvas, 0, 255).astype(np.uint8)
-    return out
+        boxes[i] = (y, x, y + side, x + side)
+    return (out, boxes) if return_boxes else out
