@@ -30,13 +30,13 @@ TEST_NUMERICS := TF_ENABLE_ONEDNN_OPTS=1 TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREAD
 	OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 # `make book` executes a copy of the book's sources, so the working tree stays as it is.
-BOOK_SOURCES := _config.yml _toc.yml book notebooks results
+BOOK_SOURCES := _config.yml _toc.yml _ext book notebooks results locales
 STAGE := _build/source
 
 STAMP := $(VENV)/.installed
 
 .PHONY: book test check setup lock keras-cache fashion-mnist data notebooks html check-html \
-	lint nbval durations clean
+	html-zh catalogues lint nbval durations clean
 
 setup: $(STAMP)
 
@@ -98,6 +98,33 @@ html: $(STAMP)
 # The same strict build, into a folder of its own (a test run leaves _build/html alone).
 check-html: $(STAMP)
 	$(BIN)/jupyter-book build . --path-output _build/check --all -W -n --keep-going
+
+# The Chinese edition, from the same stored outputs (no notebook runs), its prose from
+# locales/zh_CN: the configuration is _config.yml with the language (and title) changed.
+ZH_CONFIG := _build/zh/_config.yml
+$(ZH_CONFIG): _config.yml $(STAMP)
+	mkdir -p _build/zh
+	$(BIN)/python -c "import yaml, sys; c = yaml.safe_load(open('_config.yml')); \
+		c['title'] = '用 TensorFlow 与 Keras 3 做迁移学习'; \
+		c['sphinx']['config']['language'] = 'zh_CN'; \
+		c['sphinx']['local_extensions'] = {'edition_switch': '$(CURDIR)/_ext'}; \
+		yaml.safe_dump(c, open('$(ZH_CONFIG)', 'w'), allow_unicode=True)"
+
+html-zh: $(ZH_CONFIG)
+	$(BIN)/jupyter-book build . --config $(ZH_CONFIG) --path-output _build/zh --all -W -n \
+		--keep-going
+	rm -rf _build/html-zh && cp -R _build/zh/_build/html _build/html-zh
+	@echo
+	@echo "The Chinese edition: file://$(CURDIR)/_build/html-zh/index.html"
+
+# Maintainers: the English messages of every page (_build/gettext/*.pot), and the Chinese
+# catalogues brought up to date with them (new messages empty, changed ones fuzzy).
+catalogues: $(STAMP)
+	rm -rf _build/gettext-build
+	$(BIN)/jupyter-book build . --builder custom --custom-builder gettext \
+		--path-output _build/gettext-build --all
+	rm -rf _build/gettext && cp -R _build/gettext-build/_build/gettext _build/gettext
+	$(BIN)/sphinx-intl update -p _build/gettext -l zh_CN -d locales
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
