@@ -239,6 +239,8 @@ def load_image_folder(
         image_size: `(height, width)` every image is resized to (bilinear).
         batch_size: images per batch (default 32).
         seed: seeds the carving of missing splits and the training shuffle (default 0).
+            The shuffle's order also depends on TensorFlow's global seed when the
+            pipeline is made: call `config.set_seed` first for a run that repeats.
         label_mode: `"categorical"` (one-hot, for `categorical_crossentropy`; default) or
             `"int"` (for `sparse_categorical_crossentropy`).
         verbose: print the folder's report (images per class, sizes, formats; default True).

@@ -256,6 +256,9 @@ def train_on_folder(data_dir: str | os.PathLike[str], run_dir: str | os.PathLike
             done = [recipes.StageResult(**s) for s in folder.read_json(HISTORY_FILE)["stages"]]
 
     say(f"Checking the image folder {root} ...")
+    # seeded first: a tf.data shuffle's order depends on TensorFlow's global seed at the
+    # time the pipeline is made, not only on its own seed
+    recipes.seeded(rec, 1)
     image_data = load_dataset(root, rec.image_size, rec.batch_size, seed=rec.seed,
                               verbose=verbose, skip_non_images=rec.skip_non_images,
                               min_side=rec.min_side, val_fraction=rec.val_fraction,
