@@ -101,6 +101,8 @@ def setup_notebook() -> float:
       only takes effect if TensorFlow has not been imported yet.
     - Figures drawn with Matplotlib directly in a cell take the colours of
       `tlhelpers.plots`: the colour-blind-safe `petroff10` cycle, `viridis` for maps.
+    - In IPython, Matplotlib's backend is loaded at once, so that every figure of the
+      notebook shows under its cell, not only the first (see `_load_figure_backend`).
 
     Call it once, in the first cell after the parameters; `restore_notebook()` undoes it
     (but for the figures' colours).
@@ -118,7 +120,22 @@ def setup_notebook() -> float:
     shell = _ipython()
     if shell is not None:
         shell.set_custom_exc((Exception,), reader_traceback)
+        _load_figure_backend()
     return time.perf_counter()
+
+
+def _load_figure_backend() -> None:
+    """Loads Matplotlib's backend now, outside any `rc_context`.
+
+    In a notebook, loading the inline backend switches Matplotlib's interactive mode on,
+    which is what shows each figure under its cell. Loaded lazily by a chapter's first
+    figure inside `plt.style.context` (as `tlhelpers.plots` draws), the context would
+    switch it off again on exit, and no later figure of the notebook would show.
+    """
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    plt.switch_backend(matplotlib.get_backend())
 
 
 def lock_versions(names=tuple(TESTED_PACKAGES)) -> dict[str, str]:
