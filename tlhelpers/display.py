@@ -132,8 +132,8 @@ def _load_figure_backend() -> None:
     figure inside `plt.style.context` (as `tlhelpers.plots` draws), the context would
     switch it off again on exit, and no later figure of the notebook would show.
     """
-    import matplotlib
-    import matplotlib.pyplot as plt
+    import matplotlib  # deferred, as in setup_notebook
+    import matplotlib.pyplot as plt  # deferred: pyplot loads the backend
 
     plt.switch_backend(matplotlib.get_backend())
 
