@@ -56,3 +56,24 @@ def test_setup_notebook_works_in_a_fresh_interpreter():
             "assert matplotlib.rcParams['image.cmap'] == 'viridis'\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_every_figure_of_a_notebook_shows_after_a_styled_first_one():
+    # The inline backend, loaded by a first figure inside `plt.style.context` (as
+    # tlhelpers.plots draws), switched interactive mode off on the context's exit: no
+    # later figure of the notebook showed. IPython's shell stands in for the kernel.
+    code = (
+        "import os\n"
+        "os.environ['MPLBACKEND'] = 'module://matplotlib_inline.backend_inline'\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "shell = InteractiveShell.instance()\n"
+        "for cell in ('from tlhelpers import display, plots\\n'\n"
+        "             'display.setup_notebook()',\n"
+        "             'plots.plot_histories_over_seeds('\n"
+        "             '    {\"a\": [{\"accuracy\": [0.1, 0.2], \"loss\": [1.0, 0.5]}]})',\n"
+        "             'import matplotlib\\n'\n"
+        "             'assert matplotlib.is_interactive()'):\n"
+        "    assert shell.run_cell(cell).success, cell\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
