@@ -1,6 +1,8 @@
 """The "tested with" box at the end of every chapter, and the lock file behind it."""
 
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -44,3 +46,13 @@ def test_the_box_names_what_differs_from_the_lock_file(monkeypatch):
     assert re.search(r"this run differs from it in TensorFlow +│", text), text
     monkeypatch.setattr(display, "lock_versions", lambda: {})
     assert "no lock file found" in display.run_summary(time.perf_counter())
+
+
+def test_setup_notebook_works_in_a_fresh_interpreter():
+    # A fresh kernel has imported no matplotlib submodule yet (pytest --nbval's has not).
+    code = ("from tlhelpers import display\n"
+            "display.setup_notebook()\n"
+            "import matplotlib\n"
+            "assert matplotlib.rcParams['image.cmap'] == 'viridis'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -111,6 +111,7 @@ def setup_notebook() -> float:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.formatwarning = format_warning
     import matplotlib  # deferred: a folder check (folders imports display) needs none
+    import matplotlib.style  # a submodule: `import matplotlib` alone does not load it
 
     matplotlib.style.use("petroff10")
     matplotlib.rcParams["image.cmap"] = "viridis"
