@@ -39,6 +39,30 @@ def test_colours_are_the_colour_blind_safe_cycle_whatever_the_caller_set():
     assert plt.rcParams["axes.prop_cycle"].by_key()["color"][0] != "#00ff00"  # restored
 
 
+def test_a_figure_that_switches_interactive_mode_on_leaves_it_on():
+    """In a notebook, pyplot picks its backend at the first figure, inside the style's
+    context, and that switches interactive mode on: the mode that shows each new figure
+    under its cell. Leaving the context must not switch it off again, or no later
+    figure of the chapter would show."""
+    import matplotlib.pyplot as plt
+
+    def first_figure():  # what the inline backend's activation does
+        plt.interactive(True)
+        return plt.figure()
+
+    was = plt.isinteractive()
+    plt.interactive(False)
+    try:
+        fig = plots._styled(first_figure)()
+        assert plt.isinteractive()
+        plt.close(fig)
+        plt.interactive(False)
+        plt.close(plots._styled(plt.figure)())
+        assert not plt.isinteractive()  # a script that is not interactive stays so
+    finally:
+        plt.interactive(was)
+
+
 def test_image_grid_checks_label_lengths():
     with pytest.raises(ValueError, match="`y_pred` has 1 labels for 3 images"):
         plots.plot_image_grid(np.zeros((3, 4, 4, 3)), ["a"], y_true=[0, 0, 0], y_pred=[0])

@@ -49,7 +49,14 @@ def _styled(plot: Callable[..., Figure]) -> Callable[..., Figure]:
     @functools.wraps(plot)
     def styled(*args, **kwargs):
         with plt.style.context("petroff10"), plt.rc_context({"image.cmap": "viridis"}):
-            return plot(*args, **kwargs)
+            figure = plot(*args, **kwargs)
+            # Pyplot picks its backend at the first figure; in a notebook that switches
+            # interactive mode on, which is what shows each new figure under its cell.
+            # Leaving the context would switch it off again (it restores every rcParam),
+            # and no later figure would show.
+            interactive = plt.isinteractive()
+        plt.interactive(interactive)
+        return figure
 
     return styled
 
