@@ -278,7 +278,9 @@ def plot_image_grid(images: np.ndarray, class_names: Sequence[str],
                 f"`{name}` has {len(labels)} labels for {n} images; pass one per image."
             )
     rows = max(1, -(-n // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, 2.1 * rows), squeeze=False)
+    two_lines = y_pred is not None and y_true is not None  # room for two-line titles
+    fig, axes = plt.subplots(rows, columns, squeeze=False,
+                             figsize=(1.9 * columns, (2.4 if two_lines else 2.1) * rows))
     scale = 255.0 if images.max(initial=0) > 1.0 else 1.0
     for i, ax in enumerate(axes.flat):
         ax.axis("off")

@@ -246,6 +246,8 @@ class RunFindings:
         top_losses: indices of the test images with the highest loss.
         gradcam_indices: indices of the mistakes explained by `gradcam_maps` (heat maps),
             or empty where Grad-CAM could not run.
+        feature_grid: `(rows, columns)` of the base's last feature map: the heat maps'
+            own resolution, before they are resized to the image.
         contradicted_images, contradicted_labels, contradicted_probs: training images
             whose label the model contradicts with high confidence.
         reliability: the test split's `calibration.Reliability`.
@@ -275,6 +277,7 @@ class RunFindings:
     top_losses: object
     gradcam_indices: object
     gradcam_maps: object
+    feature_grid: tuple
     contradicted_images: object
     contradicted_labels: object
     contradicted_probs: object
@@ -308,12 +311,22 @@ def run_report(f: RunFindings) -> Report:
     """The report of a training run: what the accuracy means, how training went, and
     where the model fails.
 
+    Its figures are SVG whose text the browser draws, so Matplotlib's warnings that its
+    own font lacks some letters (of class names in Chinese, say) concern nothing shown,
+    and are not repeated.
+
     Args:
         f: the run's `RunFindings`.
 
     Returns:
         A `Report`, to write (`RunFolder.write_text(REPORT_FILE, report.to_html())`).
     """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
+        return _run_report(f)
+
+
+def _run_report(f: RunFindings) -> Report:
     from tlhelpers import plots  # deferred: Matplotlib only when a report is drawn
 
     names, summary, recipe = f.class_names, f.summary, f.recipe
@@ -410,7 +423,10 @@ def run_report(f: RunFindings) -> Report:
                       alt="Mistakes of the test split with Grad-CAM heat maps over them: "
                           "bright where the model found evidence for the class it gave.",
                       caption="Grad-CAM of mistakes: where the model looked for the class it "
-                              "gave (title: predicted, true in brackets).")
+                              "gave (title: predicted, true in brackets). A heat map has the "
+                              "resolution of the base's last feature map, "
+                              f"{f.feature_grid[0]} x {f.feature_grid[1]} positions here, "
+                              "stretched over the image.")
     if len(f.contradicted_labels):
         labels = np.asarray(f.contradicted_labels)
         predicted = np.asarray(f.contradicted_probs).argmax(axis=1)

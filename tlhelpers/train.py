@@ -422,6 +422,7 @@ def _analyze(model, image_data, rec, result: TrainResult, split_note: str):
         test_images=test_images, y_true=y_true, probs=probs,
         top_losses=evaluation.top_losses(y_true, probs, GRID_IMAGES),
         gradcam_indices=explained, gradcam_maps=maps,
+        feature_grid=tuple(recipes.base_of(model).output.shape[1:3]),
         contradicted_images=train_images[contradicted],
         contradicted_labels=y_train[contradicted],
         contradicted_probs=train_probs[contradicted],
