@@ -53,3 +53,33 @@ def test_augmentation_is_off_outside_training():
     images = next(iter(_batches()))[0]
     out = augment.article_augmentation()(images, training=False)
     np.testing.assert_array_equal(out, images)
+
+
+def test_augment_batches_equals_the_layers_called_batch_by_batch():
+    # The random draws stay in order, the resampling runs in parallel: the images are
+    # bit for bit those of calling the layers on one batch after the other.
+    def pipeline(seed):
+        config.set_seed(0)
+        ds = augment.augment_batches(_batches(), augment.article_augmentation(seed=seed))
+        return [x.numpy() for _ in range(2) for x, _ in ds]  # two epochs
+
+    def one_batch_after_the_other(seed):
+        config.set_seed(0)
+        layers = augment.article_augmentation(seed=seed)
+        return [layers(x, training=True).numpy() for _ in range(2) for x, _ in _batches()]
+
+    parallel, plain = pipeline(1), one_batch_after_the_other(1)
+    assert len(parallel) == len(plain) == 4
+    for x, x2 in zip(parallel, plain, strict=True):
+        np.testing.assert_array_equal(x, x2)
+    assert not np.array_equal(parallel[0], parallel[2])  # a new draw every epoch
+    assert not np.array_equal(pipeline(2)[0], parallel[0])  # another seed, other draws
+
+
+def test_augment_batches_applies_other_layers_the_plain_way():
+    import keras
+
+    ds = augment.augment_batches(_batches(), keras.layers.Rescaling(0.5))
+    for (x, y), (original, labels) in zip(ds, _batches(), strict=True):
+        np.testing.assert_allclose(x, original.numpy() * 0.5)
+        np.testing.assert_array_equal(y, labels)

@@ -94,19 +94,49 @@ def augment_batches(ds, augmentation):
     """Applies augmentation layers to the images of a `tf.data` pipeline of batches.
 
     Put it after any `.cache()`, so that every epoch draws new transformations of the
-    cached images. The map runs one batch at a time: the layers' random state then
-    advances in the same order in every run, so a seeded run repeats exactly.
+    cached images. The work is split in two maps. The first draws each batch's random
+    transformations (a few numbers per image, cheap), one batch at a time: the layers'
+    seeded random state then advances in the same order in every run. The second
+    resamples the images (the costly part) for several batches at once, on several
+    cores (`num_parallel_calls=tf.data.AUTOTUNE`), keeping their order. So a seeded run
+    repeats exactly, and the images are bit for bit those of calling
+    `augmentation(images, training=True)` on one batch after the other. `prefetch` then
+    prepares batches while the model trains on the current one.
+
+    Layers without Keras' `get_random_transformation` and `transform_images` (not
+    image preprocessing layers) are applied the plain way, one batch at a time.
 
     Args:
         ds: batches of `(images, labels)`, images as floats in [0, 255].
-        augmentation: e.g. `article_augmentation(seed)`.
+        augmentation: e.g. `article_augmentation(seed)`: a `keras.Sequential` of Keras
+            image preprocessing layers, or one such layer.
 
     Returns:
         The pipeline with the images transformed, labels unchanged.
     """
     import tensorflow as tf  # deferred: tf.data only here; Keras may run on another backend
 
-    def transform(images, labels):
-        return augmentation(images, training=True), labels
+    layers = list(getattr(augmentation, "layers", [augmentation]))
+    splittable = layers and all(hasattr(layer, "get_random_transformation")
+                                and hasattr(layer, "transform_images") for layer in layers)
+    if not splittable:
+        def transform(images, labels):
+            return augmentation(images, training=True), labels
 
-    return ds.map(transform, num_parallel_calls=None).prefetch(tf.data.AUTOTUNE)
+        return ds.map(transform, num_parallel_calls=None).prefetch(tf.data.AUTOTUNE)
+
+    def draw(images, labels):
+        transformations = tuple(
+            tf.nest.map_structure(tf.convert_to_tensor,
+                                  layer.get_random_transformation(images, training=True))
+            for layer in layers)
+        return images, labels, transformations
+
+    def resample(images, labels, transformations):
+        for layer, transformation in zip(layers, transformations, strict=True):
+            images = layer.transform_images(images, transformation, training=True)
+        return images, labels
+
+    return (ds.map(draw, num_parallel_calls=None)
+            .map(resample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .prefetch(tf.data.AUTOTUNE))
