@@ -140,9 +140,11 @@ nbval: data
 
 test: lint nbval check-html
 
-# Contributors' fast loop: lint and the unit tests, without executing a chapter.
+# Contributors' fast loop: lint and the unit tests, without executing a chapter or a
+# command end to end (make test runs those).
 check: lint data
-	$(TEST_NUMERICS) $(BIN)/python -m pytest -n 2 -m "not chapters" --durations=5 tests
+	$(TEST_NUMERICS) $(BIN)/python -m pytest -n 2 -m "not chapters and not commands" \
+		--durations=5 tests
 
 # Maintainers: measure how long each test file and notebook takes under the test
 # numerics, for the order of `make nbval` (commit tests/durations.json).

@@ -12,6 +12,8 @@ import tlhelpers
 from tlhelpers import data, export, models
 from tlhelpers.rundir import CONFIG_FILE, MODEL_FILE, RunFolder
 
+pytestmark = pytest.mark.commands  # exports and runs three runtimes (not in make check)
+
 BUNDLED = tlhelpers.__path__[0] + "/datasets/fashion_mnist_tiny"
 
 
