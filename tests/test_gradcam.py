@@ -53,3 +53,20 @@ def test_mass_inside_a_box_against_a_uniform_map():
     maps[1] = 0
     shares = gradcam.mass_inside(maps, np.array([[0, 0, 5, 5], [0, 0, 5, 5]]))
     assert shares[0] == pytest.approx(0.25) and np.isnan(shares[1])
+
+
+def test_the_score_is_the_logit_so_a_confident_prediction_still_has_a_map():
+    """A softmax probability near 1 has a vanishing gradient; the logit's does not."""
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(1, 1, use_bias=False, kernel_initializer="ones",
+                            name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(
+        2, activation="softmax",
+        kernel_initializer=keras.initializers.Constant([[500.0, -500.0]]))(x)
+    model = keras.Model(inputs, outputs)
+    image = np.zeros((1, 16, 16, 1), "float32")
+    image[0, 2:6, 9:13] = 1.0
+    assert float(model(image)[0, 0]) == 1.0  # certain, in float32
+    maps = gradcam.heatmaps(model, image, classes=[0], layer="conv")
+    assert gradcam.mass_inside(maps, np.array([[2, 9, 6, 13]]))[0] == pytest.approx(1.0)

@@ -7,8 +7,9 @@ evidence for the class was found.
 
 The usual recipe builds `keras.Model(model.inputs, [model.get_layer(name).output,
 model.output])`. On a transfer model whose base is a model nested inside it (the book's
-`models.assemble`, the keras.io guide's `base_model(x, training=False)`), that fails
-with "Graph disconnected": the base's inner layers belong to the base's own graph, not
+`models.assemble`, the keras.io guide's `base_model(x, training=False)`), asking for a
+layer inside the base fails ("... is not connected to `inputs`" in Keras 3, "Graph
+disconnected" in Keras 2): the base's inner layers belong to the base's own graph, not
 to the outer model's. `heatmaps` instead runs the outer model's layers one after the
 other and watches the base's output, which is its last feature map. A model without a
 nested base (a small CNN) is read at a layer given by name.
@@ -38,9 +39,28 @@ def _layers(model: keras.Model) -> list:
     return [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
 
 
+def _softmax_dense(layer) -> bool:
+    return (isinstance(layer, keras.layers.Dense)
+            and getattr(layer.activation, "__name__", "") == "softmax")
+
+
+def _scores(last, x):
+    """The class scores and probabilities of the last layer: for a softmax `Dense`, its
+    logits (the paper's pre-softmax scores: a softmax probability near 1 has a vanishing
+    gradient) and their softmax; for anything else, its outputs as both."""
+    if _softmax_dense(last):
+        logits = keras.ops.matmul(x, last.kernel) + last.bias
+        return logits, keras.ops.softmax(logits)
+    out = last(x, training=False)
+    return out, out
+
+
 def heatmaps(model: keras.Model, images: np.ndarray, classes=None,
              layer: str | None = None) -> np.ndarray:
     """Grad-CAM heat maps of a batch of images.
+
+    The score of a class is its logit, the input of the final softmax, as in the paper
+    (when the model ends with a `Dense` layer with a softmax; otherwise its output).
 
     Args:
         model: a classifier: either a chain of layers with one nested base (a model of
@@ -65,10 +85,15 @@ def heatmaps(model: keras.Model, images: np.ndarray, classes=None,
 
     images = np.asarray(images, dtype="float32")
     if layer is not None:
-        reader = keras.Model(model.inputs, [model.get_layer(layer).output, model.output])
+        last = model.layers[-1]
+        reader = keras.Model(model.inputs, [model.get_layer(layer).output,
+                                            last.input if _softmax_dense(last)
+                                            else model.output])
 
         def forward(x):
-            return reader(x, training=False)
+            features, before = reader(x, training=False)
+            return (features, *_scores(last, before)) if _softmax_dense(last) \
+                else (features, before, before)
     else:
         base = _nested_base(model)
         if base is None:
@@ -77,26 +102,28 @@ def heatmaps(model: keras.Model, images: np.ndarray, classes=None,
                 "output). Pass `layer=` the name of the convolutional layer to explain.")
         layers = _layers(model)
         split = layers.index(base)
+        after = []
+        for each in layers[split + 1:]:  # a head that is a Sequential, opened up
+            after += each.layers if isinstance(each, keras.Sequential) else [each]
 
         def forward(x):
             for each in layers[:split]:
                 x = each(x, training=False)
             features = base(x, training=False)
             out = features
-            for each in layers[split + 1:]:
+            for each in after[:-1]:
                 out = each(out, training=False)
-            return features, out
+            return (features, *_scores(after[-1], out))
 
     x = tf.convert_to_tensor(images)
     with tf.GradientTape() as tape:
-        features, probs = forward(x)
+        features, scores, probs = forward(x)
         tape.watch(features)
         # the gradient reaches `features` through the layers after it only
         chosen = (tf.argmax(probs, axis=-1) if classes is None
                   else tf.convert_to_tensor(np.asarray(classes), dtype=tf.int64))
-        score = tf.gather(probs, chosen, axis=1, batch_dims=1)
-    if layer is None and not np.allclose(probs.numpy(), model(x, training=False).numpy(),
-                                         atol=1e-5):
+        score = tf.gather(scores, chosen, axis=1, batch_dims=1)
+    if not np.allclose(np.asarray(probs), np.asarray(model(x, training=False)), atol=1e-5):
         raise ValueError(
             f"Grad-CAM here runs the layers of {model.name!r} one after the other, but they "
             "do not form a chain (their outputs differ from the model's). Pass `layer=` "
