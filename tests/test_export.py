@@ -62,3 +62,12 @@ def test_a_missing_run_or_runtime_is_a_clear_error(tmp_path, capsys, monkeypatch
     with pytest.raises(ModuleNotFoundError, match=r"needs onnxruntime \(the package's `export` "
                                                   r"extra\)"):
         export.export_model(None, "onnx", tmp_path / "m.onnx")
+
+
+def test_an_export_that_does_not_agree_is_removed(run_dir, capsys, monkeypatch):
+    path, _ = run_dir
+    monkeypatch.setattr(export, "check", lambda *args: export.Check(4, 0.5, 0.75))
+    assert export.main([str(path), "--format", "saved_model", "--check-images", "4"]) == 1
+    assert "does not agree with Keras" in capsys.readouterr().err
+    assert not (path / "saved_model").exists()
+    assert "saved_model" not in json.loads((path / "tl-run.json").read_text())["written"]

@@ -238,8 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Wrote {target}: on {result.images} images it gives the same class as Keras for "
           f"{result.same_class:.0%} of them, probabilities within {result.max_difference:.1e}.")
     if not result.agrees:
+        folder.remove(name)  # an export that does not agree is an error, not a file
         print(f"error: the export does not agree with Keras (allowed: {TOLERANCE:g} and the "
-              "same class for every image). Do not use it; please report this.",
+              "same class for every image); it was removed. Please report this.",
               file=sys.stderr)
         return 1
     return 0

@@ -4,11 +4,12 @@ imports it rather than keeping a copy.
 Two stages, on a pretrained base:
 
 1. the head on the frozen base: Adam at 1e-3, the keras.io guide's and TensorFlow's
-   tutorial's rate for a new head; until the validation loss stops improving (early
+   tutorial's rate for a new head; until the validation accuracy stops improving (early
    stopping, the best epoch's weights restored), within an epoch budget;
 2. the top block of the base unfrozen (BatchNormalization kept frozen, so it stays in
-   inference mode), Adam at 1e-5, again until the validation loss stops improving. If
-   no epoch of stage 2 improves the validation loss of stage 1, stage 1's model is kept,
+   inference mode), Adam at 1e-5, again until the validation accuracy stops improving.
+   If no epoch of stage 2 betters the validation accuracy of stage 1, stage 1's model is
+   kept,
    and the report says so: fine-tuning never makes the run worse on validation.
 
 The defaults follow the book's measurements (chapter 4 benchmarks them against chapter
@@ -415,7 +416,7 @@ class StageResult:
             has at the end.
         history: `{metric: [value per epoch]}` of the epochs trained.
         seconds: the stage's duration; `epoch_seconds`: each epoch's.
-        kept: False when stage 2 did not lower stage 1's best validation loss and stage
+        kept: False when stage 2 did not better stage 1's best validation score and stage
             1's weights were put back.
         notes: anything the report should say about the stage.
     """
@@ -471,7 +472,7 @@ def _fit_stage(model, train_ds, val_ds, recipe: Recipe, max_epochs: int, initial
 def stage1(model, train_ds, val_ds, recipe: Recipe, *,
            class_weight: dict | None = None, backup_dir=None, callbacks=None,
            verbose: bool = True) -> StageResult:
-    """Stage 1: the head on the frozen base, until the validation loss stops improving.
+    """Stage 1: the head on the frozen base, until the validation score stops improving.
 
     The plain Keras it runs: `model.fit(train_ds, validation_data=val_ds,
     epochs=recipe.max_epochs, class_weight=..., callbacks=[EarlyStopping(
@@ -504,8 +505,8 @@ def stage2(model, train_ds, val_ds, recipe: Recipe, after: StageResult, *,
            class_weight: dict | None = None, backup_dir=None, callbacks=None,
            verbose: bool = True) -> StageResult:
     """Stage 2: the top blocks unfrozen (BatchNormalization kept frozen), recompiled at the
-    lower rate, trained until the validation loss stops improving; stage 1's weights are
-    put back if no epoch improved on its best validation loss.
+    lower rate, trained until the validation score stops improving; stage 1's weights are
+    put back if no epoch bettered its best validation score (`recipe.monitor`).
 
     The plain Keras it runs: for each layer of the base, `layer.trainable = (layer in
     the top block and not isinstance(layer, keras.layers.BatchNormalization))` (after

@@ -9,8 +9,9 @@ or, from a notebook, one call: `train_on_folder(DATA_DIR, RUN_DIR, base="mobilen
    anything is trained; a folder without `train/`, `val/`, `test/` folders is split here,
    stratified by class and seeded, and the report says so.
 2. It trains the recipe of `tlhelpers.recipe` (chapter 3 runs the same code): the head
-   on the frozen base until the validation loss stops improving, then the top block of
-   the base (BatchNormalization kept frozen), kept only if it lowers the validation loss.
+   on the frozen base until the validation accuracy stops improving, then the top block
+   of the base (BatchNormalization kept frozen), kept only if it betters the validation
+   accuracy.
 3. It evaluates on the test split, which no step has used, and writes `report.html`: what
    the accuracy means (the largest class's baseline, balanced accuracy, imbalance), the
    most confused classes, the images with the highest loss, Grad-CAM heat maps of
@@ -306,7 +307,8 @@ def train_on_folder(data_dir: str | os.PathLike[str], run_dir: str | os.PathLike
         recipes.seeded(rec, 1)
         model, _ = recipes.build_model(rec, len(class_names))
         say(f"Stage 1: the head on the frozen base, Adam at {rec.learning_rate:g}, up to "
-            f"{_epochs(rec.max_epochs)} (until the validation loss stops improving)")
+            f"{_epochs(rec.max_epochs)} (until the {rec.monitor.replace('val_', 'validation ')} "
+            "stops improving)")
         stages.append(_run_stage(1, folder, say, lambda **kw: recipes.stage1(
             model, train_ds, image_data.val_ds, rec, **kw), **common))
         folder.save_model(STAGE1_MODEL, model)
@@ -337,7 +339,7 @@ def train_on_folder(data_dir: str | os.PathLike[str], run_dir: str | os.PathLike
         folder.save_model(MODEL_FILE, model)
         save_history(stages)
         say(f"Stage 2 done: {_epochs(stage.epochs_run)}; "
-            + ("kept" if stage.kept else "it did not lower the validation loss, so stage 1's "
+            + ("kept" if stage.kept else "it did not better the validation score, so stage 1's "
                                          "model is kept")
             + f"; saved {folder / MODEL_FILE}")
     else:
@@ -508,7 +510,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="images per batch (default: 32)")
     parser.add_argument("--max-epochs", type=int, default=r.MAX_EPOCHS, metavar="N",
                         help="stage 1's budget: at most N epochs of the head on the frozen "
-                             "base; it stops sooner once the validation loss stops improving "
+                             "base; it stops sooner once the validation accuracy stops "
+                             "improving "
                              f"(default: {r.MAX_EPOCHS})")
     parser.add_argument("--fine-tune-epochs", type=int, default=r.FINE_TUNE_EPOCHS,
                         metavar="N",
@@ -516,7 +519,7 @@ def _parser() -> argparse.ArgumentParser:
                              "block with the head; 0 skips stage 2 "
                              f"(default: {r.FINE_TUNE_EPOCHS})")
     parser.add_argument("--patience", type=int, default=r.PATIENCE, metavar="N",
-                        help="epochs without a lower validation loss before a stage stops "
+                        help="epochs without a better validation accuracy before a stage stops "
                              f"(its best epoch's weights are kept) (default: {r.PATIENCE})")
     parser.add_argument("--learning-rate", type=float, default=r.HEAD_LEARNING_RATE,
                         metavar="LR",
