@@ -4,8 +4,9 @@ imports it rather than keeping a copy.
 Two stages, on a pretrained base:
 
 1. the head on the frozen base: Adam at 1e-3, the keras.io guide's and TensorFlow's
-   tutorial's rate for a new head; until the validation accuracy stops improving (early
-   stopping, the best epoch's weights restored), within an epoch budget;
+   tutorial's rate for a new head; at least 8 epochs (as long as chapter 1's plain
+   head), then on until the validation accuracy stops improving (early stopping, the
+   best epoch's weights restored), within an epoch budget;
 2. the top block of the base unfrozen (BatchNormalization kept frozen, so it stays in
    inference mode), Adam at 1e-5, again until the validation accuracy stops improving.
    If no epoch of stage 2 betters the validation accuracy of stage 1, stage 1's model is
@@ -68,6 +69,7 @@ BASE_DEFAULTS = {"mobilenet_025": ("tiny", ("block13",)), "vgg16": ("full", ("bl
 HEAD_LEARNING_RATE = 1e-3  # the keras.io guide's and TensorFlow's tutorial's new head
 FINE_TUNE_LEARNING_RATE = 1e-5  # the same anchors' rate once the base is unfrozen
 MAX_EPOCHS = 30  # stage 1's budget; early stopping ends it sooner
+MIN_EPOCHS = 8  # stage 1 trains at least as long as chapter 1's plain head
 FINE_TUNE_EPOCHS = 10  # stage 2's budget; 0 skips stage 2
 PATIENCE = 3  # epochs without a better validation score before a stage stops
 MONITOR = "val_accuracy"  # what early stopping follows (benchmark_train.py chose it)
@@ -91,6 +93,8 @@ class Recipe:
         dropout: dropout before the head's output layer.
         learning_rate: Adam's learning rate in stage 1 (the head).
         max_epochs: stage 1's epoch budget.
+        min_epochs: stage 1's epochs before early stopping looks at the validation score
+            (the best epoch is chosen among the later ones).
         fine_tune_learning_rate: Adam's learning rate in stage 2.
         fine_tune_epochs: stage 2's epoch budget (0 skips stage 2).
         fine_tune_blocks: the blocks of the base stage 2 unfreezes.
@@ -117,6 +121,7 @@ class Recipe:
     dropout: float
     learning_rate: float
     max_epochs: int
+    min_epochs: int
     fine_tune_learning_rate: float
     fine_tune_epochs: int
     fine_tune_blocks: tuple[str, ...]
@@ -186,6 +191,7 @@ def make_recipe(data_dir, base: str = "mobilenet", *, weights: str = "imagenet",
                 image_size: int | Sequence[int] | None = None, batch_size: int | None = None,
                 hidden_units: int = HIDDEN_UNITS, dropout: float = 0.0,
                 learning_rate: float = HEAD_LEARNING_RATE, max_epochs: int = MAX_EPOCHS,
+                min_epochs: int = MIN_EPOCHS,
                 fine_tune_learning_rate: float = FINE_TUNE_LEARNING_RATE,
                 fine_tune_epochs: int = FINE_TUNE_EPOCHS,
                 fine_tune_blocks: Sequence[str] | None = None, patience: int = PATIENCE,
@@ -209,6 +215,9 @@ def make_recipe(data_dir, base: str = "mobilenet", *, weights: str = "imagenet",
         dropout: dropout before the head's output layer (default 0).
         learning_rate: Adam's learning rate in stage 1 (default 1e-3).
         max_epochs: stage 1's epoch budget (default 30; early stopping ends it sooner).
+        min_epochs: stage 1 trains at least this many epochs before early stopping looks
+            at the validation score, and keeps the best of the later epochs (default 8,
+            as long as chapter 1's plain head trains; at most `max_epochs`).
         fine_tune_learning_rate: Adam's learning rate in stage 2 (default 1e-5).
         fine_tune_epochs: stage 2's epoch budget, 0 to skip it (default 10).
         fine_tune_blocks: blocks stage 2 unfreezes (default: the top block, `block13`
@@ -270,6 +279,7 @@ def make_recipe(data_dir, base: str = "mobilenet", *, weights: str = "imagenet",
         hidden_units=_whole("hidden_units", hidden_units, 0), dropout=float(dropout),
         learning_rate=_rate("learning_rate", learning_rate),
         max_epochs=_whole("max_epochs", max_epochs, 1),
+        min_epochs=min(_whole("min_epochs", min_epochs, 1), int(max_epochs)),
         fine_tune_learning_rate=_rate("fine_tune_learning_rate", fine_tune_learning_rate),
         fine_tune_epochs=_whole("fine_tune_epochs", fine_tune_epochs, 0),
         fine_tune_blocks=blocks, patience=_whole("patience", patience, 1),
@@ -443,15 +453,16 @@ class StageResult:
 
 
 def _fit_stage(model, train_ds, val_ds, recipe: Recipe, max_epochs: int, initial_epoch: int,
-               class_weight, backup_dir, callbacks, verbose: bool):
+               class_weight, backup_dir, callbacks, verbose: bool, min_epochs: int = 1):
     import keras  # deferred: see the note on imports above
 
     from tlhelpers.training import EpochLine, EpochTimer, check_classes  # deferred: likewise
 
     check_classes(model, val_ds)
     timer = EpochTimer()
-    stopper = keras.callbacks.EarlyStopping(monitor=recipe.monitor, patience=recipe.patience,
-                                            restore_best_weights=True)
+    stopper = keras.callbacks.EarlyStopping(
+        monitor=recipe.monitor, patience=recipe.patience, restore_best_weights=True,
+        start_from_epoch=initial_epoch + min_epochs - 1)  # chosen among the later epochs
     own = [timer, stopper]
     if backup_dir is not None:  # resumes an interrupted stage at its last finished epoch
         own.append(keras.callbacks.BackupAndRestore(str(backup_dir)))
@@ -464,8 +475,9 @@ def _fit_stage(model, train_ds, val_ds, recipe: Recipe, max_epochs: int, initial
                         callbacks=[*own, *(callbacks or [])])
     logs = {k: [float(v) for v in values] for k, values in history.history.items()
             if k != "learning_rate"}
-    scores = np.asarray(logs[recipe.monitor])
-    best = int(np.argmin(scores) if recipe.monitor.endswith("loss") else np.argmax(scores))
+    scores = np.asarray(logs[recipe.monitor])[min_epochs - 1:]
+    best = min_epochs - 1 + int(np.argmin(scores) if recipe.monitor.endswith("loss")
+                                else np.argmax(scores))
     return logs, best, time.perf_counter() - started, timer.seconds
 
 
@@ -476,8 +488,10 @@ def stage1(model, train_ds, val_ds, recipe: Recipe, *,
 
     The plain Keras it runs: `model.fit(train_ds, validation_data=val_ds,
     epochs=recipe.max_epochs, class_weight=..., callbacks=[EarlyStopping(
-    monitor=recipe.monitor, patience=recipe.patience, restore_best_weights=True)])`, on the
-    model of `build_model` (compiled with Adam at `recipe.learning_rate`).
+    monitor=recipe.monitor, patience=recipe.patience, restore_best_weights=True,
+    start_from_epoch=recipe.min_epochs - 1)])`, on the model of `build_model` (compiled
+    with Adam at `recipe.learning_rate`): at least `min_epochs` epochs, then on while the
+    validation score improves, the best of the epochs from `min_epochs` on kept.
 
     Args:
         model: the model of `build_model`.
@@ -495,7 +509,7 @@ def stage1(model, train_ds, val_ds, recipe: Recipe, *,
     """
     logs, best, seconds, epoch_seconds = _fit_stage(
         model, train_ds, val_ds, recipe, recipe.max_epochs, 0, class_weight, backup_dir,
-        callbacks, verbose)
+        callbacks, verbose, min_epochs=recipe.min_epochs)
     return StageResult(1, "the head on the frozen base", recipe.learning_rate,
                        len(logs["loss"]), best + 1, logs, round(seconds, 2),
                        [round(s, 2) for s in epoch_seconds])

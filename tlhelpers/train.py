@@ -513,6 +513,11 @@ def _parser() -> argparse.ArgumentParser:
                              "base; it stops sooner once the validation accuracy stops "
                              "improving "
                              f"(default: {r.MAX_EPOCHS})")
+    parser.add_argument("--min-epochs", type=int, default=r.MIN_EPOCHS, metavar="N",
+                        help="stage 1 trains at least N epochs before early stopping looks "
+                             "at the validation accuracy, then keeps the best of the later "
+                             f"epochs (default: {r.MIN_EPOCHS}, as long as chapter 1's "
+                             "plain head trains)")
     parser.add_argument("--fine-tune-epochs", type=int, default=r.FINE_TUNE_EPOCHS,
                         metavar="N",
                         help="stage 2's budget: at most N epochs fine-tuning the base's top "
@@ -601,7 +606,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         train_on_folder(args.data_dir, args.out, args.base, stop_after=args.stop_after,
                         restart=args.restart, cache=args.cache, weights=args.weights,
-                        max_epochs=args.max_epochs, fine_tune_epochs=args.fine_tune_epochs,
+                        max_epochs=args.max_epochs, min_epochs=args.min_epochs,
+                        fine_tune_epochs=args.fine_tune_epochs,
                         patience=args.patience, learning_rate=args.learning_rate,
                         fine_tune_learning_rate=args.fine_tune_learning_rate,
                         hidden_units=args.hidden_units, augment=args.augment,
