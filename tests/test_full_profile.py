@@ -56,13 +56,15 @@ RUNS: dict[str, StandInRun] = {
     "02_feature_extraction.ipynb": StandInRun(
         parameters={
             "NUM_SEEDS": 1,
-            # the smallest sizes that still run every section: a pool of 60 target images
-            # (about 12 per class) to draw 3 labelled images per class from, a few steps
+            # the smallest sizes that still run every section: a pool of 20 target images
+            # (at least one of each class) to draw 1 labelled image per class from, 5 test
+            # images (the ImageNet extractor runs VGG16 at 224 x 224 on the pool and the
+            # test images), one step or epoch of each training
             "SIZES_OVERRIDE": {
-                "source_images": 300, "source_epochs": 1, "pool_images": 60,
-                "test_images": 15, "labels_per_class": (3,), "depth_images": 200,
-                "depth_test_images": 100, "depth_epochs": 1, "depth_seeds": 1,
-                "embed_images": 30, "scratch_steps": 5, "fine_tune_steps": 5,
+                "embed_images": 30, "source_images": 50, "source_epochs": 1,
+                "pool_images": 20, "test_images": 5, "labels_per_class": (1,),
+                "scratch_steps": 1, "fine_tune_steps": 1, "depth_images": 50,
+                "depth_test_images": 5, "depth_steps": 1, "depth_seeds": 1,
             },
         },
     ),

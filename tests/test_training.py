@@ -299,3 +299,41 @@ def test_lr_range_test_wants_a_plain_learning_rate():
         training.LearningRateRangeTest(start=1.0, stop=0.1)
     with pytest.raises(ValueError, match="needs at least 3"):
         training.LearningRateRangeTest().suggestion()
+
+
+def _small_net(seed: int, frozen: int = 0) -> keras.Model:
+    from tlhelpers import convnets
+
+    config.set_seed(seed)
+    network = convnets.build_small_cnn((8, 8, 1), 3, conv_filters=(4, 4), pool_every=1,
+                                       dense_units=(), global_pool=True)
+    for layer in convnets.feature_layers(network)[:frozen]:
+        layer.trainable = False
+    return network
+
+
+def test_step_trainer_trains_as_compiling_the_network_would():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 8, 8, 1)).astype("uint8")
+    labels = rng.integers(0, 3, 40)
+    trainer = training.StepTrainer(3e-3)
+    for seed, frozen in ((0, 0), (1, 0), (2, 1), (3, 1)):
+        expected = _small_net(seed, frozen)
+        expected.compile(optimizer=keras.optimizers.Adam(3e-3),
+                         loss="sparse_categorical_crossentropy")
+        training.train_steps(expected, images, labels, 6, seed, batch_size=8)
+        network = _small_net(seed, frozen)
+        frozen_before = [w.copy() for w in network.get_weights()[:2]]
+        assert trainer.train_steps(network, images, labels, 6, seed, batch_size=8) is network
+        for got, want in zip(network.get_weights(), expected.get_weights(), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        if frozen:  # layer1's kernel and bias did not move
+            for got, before in zip(network.get_weights()[:2], frozen_before, strict=True):
+                np.testing.assert_array_equal(got, before)
+    # one twin per kind: all layers free, and layer1 frozen; the second seed of each reused it
+    assert trainer.num_compiled == 2
+
+
+def test_step_trainer_needs_a_positive_learning_rate():
+    with pytest.raises(ValueError, match="learning_rate=0"):
+        training.StepTrainer(0)
