@@ -531,9 +531,9 @@ def _main(argv: list[str] | None = None) -> int:
                   "`parameters`; injected all the same, but probably not used", file=sys.stderr)
     total = len(args.notebooks)
     threads = _kernel_threads(args.jobs)
+    each = threads.get("TF_NUM_INTRAOP_THREADS", os.environ.get("TF_NUM_INTRAOP_THREADS"))
     print(f"running {total} notebook(s), profile {args.profile}, {args.jobs} at a time"
-          + (f" ({threads['TF_NUM_INTRAOP_THREADS']} thread(s) each)" if threads else ""),
-          flush=True)
+          + (f" ({each} thread(s) each)" if args.jobs > 1 and each else ""), flush=True)
     results: dict[Path, tuple[str, str]] = {}
     failures: list[str] = []
 
