@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tlhelpers import display
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,3 +79,15 @@ def test_every_figure_of_a_notebook_shows_after_a_styled_first_one():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_quiet_tensorflow_holds_its_log_at_errors_and_puts_the_level_back():
+    import logging
+
+    logger = logging.getLogger("tensorflow")
+    logger.setLevel(logging.INFO)
+    with pytest.raises(RuntimeError), display.quiet_tensorflow():
+        assert logger.level == logging.ERROR
+        assert not logger.isEnabledFor(logging.WARNING)
+        raise RuntimeError("the level comes back after an error too")
+    assert logger.level == logging.INFO

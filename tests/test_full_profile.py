@@ -79,7 +79,8 @@ RUNS: dict[str, StandInRun] = {
         parameters={
             # the command's full-profile path (VGG16, block5, the unsplit flowers carved into
             # splits here) at one epoch per stage, at 64 x 64 as the other chapters
-            "SIZES_OVERRIDE": {"stage1_epochs": 1, "stage2_epochs": 1, "image_size": 64},
+            "SIZES_OVERRIDE": {"max_epochs": 1, "min_epochs": 1, "fine_tune_epochs": 1,
+                               "image_size": 64},
         },
         small_profile=False,  # it compares the command's defaults with the profiles
     ),

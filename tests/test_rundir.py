@@ -10,10 +10,12 @@ from tlhelpers.rundir import MARKER, RunDirError, RunFolder, resolved
 
 def test_a_new_or_empty_folder_is_marked_and_written_atomically(tmp_path):
     folder = RunFolder.open(tmp_path / "runs" / "a")
-    assert (tmp_path / "runs" / "a" / MARKER).is_file()
+    # nothing is created before the first file: a run that stops early leaves no folder
+    assert not (tmp_path / "runs").exists()
     folder.write_json("config.json", {"name": "日本 $5"})
     assert json.loads((folder / "config.json").read_text(encoding="utf-8")) == {"name": "日本 $5"}
     assert folder.owns("config.json")
+    assert (folder / MARKER).is_file()
     assert sorted(p.name for p in folder.path.iterdir()) == ["config.json", MARKER]  # no temp
     reopened = RunFolder.open(tmp_path / "runs" / "a")
     assert reopened.owns("config.json") and reopened.is_run()

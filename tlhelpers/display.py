@@ -20,6 +20,8 @@ Used by the first and the last cell of every chapter.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import platform
 import sys
@@ -31,6 +33,7 @@ from importlib import metadata, resources
 from tqdm import tqdm  # not tqdm.auto, which would want ipywidgets in a notebook
 
 __all__ = ["format_warning", "installed_versions", "lock_versions", "progress_bar",
+           "quiet_tensorflow",
            "reader_traceback", "restore_notebook", "run_summary", "setup_notebook", "tested_with"]
 
 # The packages the "tested with" box names, as pip spells them, and how it titles them.
@@ -56,6 +59,20 @@ def format_warning(message, category, filename, lineno, line=None) -> str:
         One line, ending in a newline.
     """
     return f"{category.__name__}: {message}\n"
+
+
+@contextlib.contextmanager
+def quiet_tensorflow():
+    """Holds TensorFlow's own log at errors only, for a while: its INFO lines name
+    temporary folders, and its warnings that a function was traced again are about its
+    internals (a command that loads and runs several models triggers them)."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def reader_traceback(shell, etype, value, tb, tb_offset=None) -> list[str]:

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from tlhelpers.data import DATASETS, dataset_path, load_image
+from tlhelpers.display import quiet_tensorflow
 from tlhelpers.folders import index_image_folder
 from tlhelpers.rundir import CONFIG_FILE, MODEL_FILE, RunDirError, RunFolder
 
@@ -228,10 +229,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         target = folder.folder(name) if args.format == "saved_model" else folder / name
         if args.format != "saved_model":
             folder.write_bytes(name, b"")  # claims the name: never over someone's file
-        export_model(model, args.format, target)
         size = tuple(json.loads((run_dir / CONFIG_FILE).read_text())["image_size"])
-        result = check(target, args.format, model, _sample_images(run_dir, size,
-                                                                    args.check_images))
+        with quiet_tensorflow():
+            export_model(model, args.format, target)
+            result = check(target, args.format, model,
+                           _sample_images(run_dir, size, args.check_images))
     except (FileNotFoundError, ModuleNotFoundError, RunDirError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

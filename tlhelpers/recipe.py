@@ -475,9 +475,14 @@ def _fit_stage(model, train_ds, val_ds, recipe: Recipe, max_epochs: int, initial
                         callbacks=[*own, *(callbacks or [])])
     logs = {k: [float(v) for v in values] for k, values in history.history.items()
             if k != "learning_rate"}
-    scores = np.asarray(logs[recipe.monitor])[min_epochs - 1:]
-    best = min_epochs - 1 + int(np.argmin(scores) if recipe.monitor.endswith("loss")
-                                else np.argmax(scores))
+    # after a resume (BackupAndRestore) this call ran only the stage's later epochs, and
+    # early stopping restored the best of those: count from the first one run here
+    first = history.epoch[0] - initial_epoch if history.epoch else 0
+    scores = np.asarray(logs[recipe.monitor])
+    eligible = [i for i in range(len(scores)) if first + i >= min_epochs - 1]
+    eligible = eligible or list(range(len(scores)))
+    sign = -1 if recipe.monitor.endswith("loss") else 1
+    best = first + max(eligible, key=lambda i: (sign * scores[i], -i))
     return logs, best, time.perf_counter() - started, timer.seconds
 
 

@@ -85,7 +85,7 @@ class RunFolder:
         marked before.
 
         Args:
-            path: the folder (created, with its parents, if missing).
+            path: the folder (created, with its parents, when the first file is written).
 
         Returns:
             The `RunFolder`.
@@ -118,10 +118,9 @@ class RunFolder:
                 f"RUN_DIR {path} is not empty and is not the folder of an earlier run (it has "
                 f"no {MARKER}): it holds {listed}. Nothing was written there. Choose a new "
                 "or empty folder for the run, e.g. a sub-folder of it.")
-        path.mkdir(parents=True, exist_ok=True)
-        folder = cls(path, [])
-        folder._save_marker()
-        return folder
+        # created, and marked, with the first file written: a run that stops before it
+        # writes anything (a messy image folder) leaves no folder behind
+        return cls(path, [])
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name
@@ -139,6 +138,7 @@ class RunFolder:
                    "about": "every file and folder listed here was written by the train "
                             "command; --restart deletes these, and nothing else",
                    "written": sorted(set(self.written))}
+        self.path.mkdir(parents=True, exist_ok=True)
         self._replace(MARKER, (json.dumps(content, indent=1, ensure_ascii=False) + "\n")
                       .encode("utf-8"))
 

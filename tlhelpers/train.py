@@ -44,7 +44,7 @@ import numpy as np
 from tlhelpers import calibration, evaluation, experiments
 from tlhelpers import recipe as recipes
 from tlhelpers.data import DATASETS, dataset_path, load_dataset
-from tlhelpers.display import format_warning
+from tlhelpers.display import format_warning, quiet_tensorflow
 from tlhelpers.downloads import DownloadError
 from tlhelpers.folders import index_image_folder
 from tlhelpers.report import RunFindings, library_versions, model_card, run_report
@@ -226,7 +226,10 @@ def train_on_folder(data_dir: str | os.PathLike[str], run_dir: str | os.PathLike
 
     rec = recipes.make_recipe(data_dir, base, **settings)
     say = _printer(verbose)
-    root = dataset_path(rec.data_dir) if rec.data_dir in DATASETS else Path(rec.data_dir)
+    # read through the path as given (the recipe keeps it resolved): messages and the
+    # run's file lists name the folder as the user named it
+    root = (dataset_path(rec.data_dir) if rec.data_dir in DATASETS
+            else Path(data_dir).expanduser())
     if resolved(run_dir).is_relative_to(resolved(root)):
         raise RunDirError(f"RUN_DIR {run_dir} is inside the image folder {root}: its files "
                           "would be read as images next time. Put the run elsewhere.")
@@ -346,7 +349,8 @@ def train_on_folder(data_dir: str | os.PathLike[str], run_dir: str | os.PathLike
         folder.save_model(MODEL_FILE, model)
 
     say(f"Evaluating on the test split ({len(index.files['test'])} images) ...")
-    findings = _analyze(model, image_data, rec, result, split_note)
+    with quiet_tensorflow():
+        findings = _analyze(model, image_data, rec, result, split_note)
     result.evaluation = _evaluation_json(findings)
     folder.write_json(EVALUATION_FILE, result.evaluation)
     summary = findings.summary
@@ -402,6 +406,14 @@ def _analyze(model, image_data, rec, result: TrainResult, split_note: str):
                                                       return_probs=True)
     train_images, y_train, _, train_probs = training.predict_classes(
         model, image_data.train_ds, return_probs=True)
+    # the training pipeline reshuffles on every pass: put its images in an order of their
+    # own (label, then content), so that the seeded draws below give the same report on
+    # every evaluation of the same model
+    digests = [hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
+               for image in train_images]
+    order = sorted(range(len(y_train)), key=lambda i: (int(y_train[i]), digests[i]))
+    train_images, y_train, train_probs = (train_images[order], y_train[order],
+                                          train_probs[order])
     summary = evaluation.summarize(y_true, probs, names, index.labels["train"])
     wrong = np.flatnonzero(probs.argmax(axis=1) != y_true)
     explained = wrong[np.argsort(-probs[wrong].max(axis=1), kind="stable")][:GRADCAM_IMAGES]
