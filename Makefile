@@ -1,7 +1,8 @@
 # Two commands (see README.md):
 #   make book   set up, execute every notebook on the bundled tiny data, build the HTML book
 #   make test   set up, lint, unit tests + nbval over the notebooks (under other numerics
-#               than those that stored the outputs), and a strict build of the stored book
+#               than those that stored the outputs), and strict builds of the stored book
+#               in both editions (English, Chinese)
 # and a fast one for contributors:
 #   make check  lint and the unit tests, no chapter executed (under 2 minutes)
 
@@ -36,7 +37,7 @@ STAGE := _build/source
 STAMP := $(VENV)/.installed
 
 .PHONY: book test check setup lock keras-cache fashion-mnist data notebooks html check-html \
-	html-zh catalogues lint nbval durations clean
+	html-zh check-html-zh catalogues lint nbval durations clean
 
 setup: $(STAMP)
 
@@ -117,6 +118,11 @@ html-zh: $(ZH_CONFIG)
 	@echo
 	@echo "The Chinese edition: file://$(CURDIR)/_build/html-zh/index.html"
 
+# The same strict build of the Chinese edition, into a folder of its own.
+check-html-zh: $(ZH_CONFIG)
+	$(BIN)/jupyter-book build . --config $(ZH_CONFIG) --path-output _build/check-zh --all -W \
+		-n --keep-going
+
 # Maintainers: the English messages of every page (_build/gettext/*.pot), and the Chinese
 # catalogues brought up to date with them (new messages empty, changed ones fuzzy).
 catalogues: $(STAMP)
@@ -138,7 +144,7 @@ NBVAL := $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -rx
 nbval: data
 	$(TEST_NUMERICS) $(NBVAL) --durations=8
 
-test: lint nbval check-html
+test: lint nbval check-html check-html-zh
 
 # Contributors' fast loop: lint and the unit tests, without executing a chapter or a
 # command end to end (make test runs those).
