@@ -3,7 +3,8 @@
     python -m tlhelpers.export RUN_DIR --format onnx          # also saved_model, litert
     tl-export RUN_DIR --format litert                          # the same, once installed
 
-Keras 3 writes a model in three formats that run without Keras (`model.export`):
+Keras 3's `model.export` writes a model in formats that run without Keras; the
+command writes three of them (Keras also writes OpenVINO):
 
 | format | file in the run's folder | runs in |
 |---|---|---|
@@ -230,10 +231,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.format != "saved_model":
             folder.write_bytes(name, b"")  # claims the name: never over someone's file
         size = tuple(json.loads((run_dir / CONFIG_FILE).read_text())["image_size"])
-        with quiet_tensorflow():
-            export_model(model, args.format, target)
-            result = check(target, args.format, model,
-                           _sample_images(run_dir, size, args.check_images))
+        try:
+            with quiet_tensorflow():
+                export_model(model, args.format, target)
+                result = check(target, args.format, model,
+                               _sample_images(run_dir, size, args.check_images))
+        except BaseException:
+            if folder.owns(name):  # no empty or half-written export left behind
+                folder.remove(name)
+            raise
     except (FileNotFoundError, ModuleNotFoundError, RunDirError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

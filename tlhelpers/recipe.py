@@ -3,10 +3,11 @@ imports it rather than keeping a copy.
 
 Two stages, on a pretrained base:
 
-1. the head on the frozen base: Adam at 1e-3, the keras.io guide's and TensorFlow's
-   tutorial's rate for a new head; at least 8 epochs (as long as chapter 1's plain
-   head), then on until the validation accuracy stops improving (early stopping, the
-   best epoch's weights restored), within an epoch budget;
+1. the head on the frozen base: Adam at 1e-3, the keras.io transfer-learning guide's
+   rate for a new head (TensorFlow's tutorial uses 1e-4, the article's); early stopping
+   looks from epoch 8 on (the tiny profile's epoch count), then it goes on until the
+   validation accuracy stops improving (the best epoch's weights restored), within an
+   epoch budget;
 2. the top block of the base unfrozen (BatchNormalization kept frozen, so it stays in
    inference mode), Adam at 1e-5, again until the validation accuracy stops improving.
    If no epoch of stage 2 betters the validation accuracy of stage 1, stage 1's model is
@@ -66,7 +67,7 @@ BASE_ALIASES = {"mobilenet": "mobilenet_025", "mobilenet_025": "mobilenet_025",
                 "vgg16": "vgg16"}
 # Per base: the profile whose image and batch sizes are the defaults, and its top block.
 BASE_DEFAULTS = {"mobilenet_025": ("tiny", ("block13",)), "vgg16": ("full", ("block5",))}
-HEAD_LEARNING_RATE = 1e-3  # the keras.io guide's and TensorFlow's tutorial's new head
+HEAD_LEARNING_RATE = 1e-3  # the keras.io guide's rate for a new head
 FINE_TUNE_LEARNING_RATE = 1e-5  # the same anchors' rate once the base is unfrozen
 MAX_EPOCHS = 30  # stage 1's budget; early stopping ends it sooner
 MIN_EPOCHS = 8  # stage 1 trains at least as long as chapter 1's plain head
@@ -576,7 +577,9 @@ def stage2(model, train_ds, val_ds, recipe: Recipe, after: StageResult, *,
                         f"frozen; {compared} frozen weight arrays compared after the stage: "
                         "none moved")
     result.notes.append(trainable_table(base_model))
-    now, before = result.best(recipe.monitor), after.best(recipe.monitor)
+    # stage 1's score is its kept epoch's (epochs before min_epochs could not be kept)
+    now = result.best(recipe.monitor)
+    before = float(after.history[recipe.monitor][after.best_epoch - 1])
     better = now < before if recipe.monitor.endswith("loss") else now > before
     if not (math.isfinite(now) and better):
         for variable, value in zip(model.weights, before_stage, strict=True):
@@ -584,7 +587,7 @@ def stage2(model, train_ds, val_ds, recipe: Recipe, after: StageResult, *,
         result.kept = False
         result.best_epoch = after.best_epoch
         result.notes.append(
-            f"no epoch of stage 2 bettered stage 1's best {recipe.monitor} ({before:.4f}; "
+            f"no epoch of stage 2 bettered stage 1's kept {recipe.monitor} ({before:.4f}; "
             f"stage 2's best: {now:.4f}): stage 1's model is kept")
     return result
 

@@ -429,7 +429,8 @@ def _analyze(model, image_data, rec, result: TrainResult, split_note: str):
                                        num_classes=len(names))
 
     return RunFindings(
-        title=index.root.name, recipe=rec.to_json(),
+        # the folder as the user named it, not its resolved path on this machine
+        title=index.root.name, recipe={**rec.to_json(), "data_dir": str(index.root)},
         base_title=_base_title(rec), class_names=names, folder_report=index.report(),
         split_note=split_note, stages=result.stages, resumed=result.resumed,
         summary=summary, confused=evaluation.confused_pairs(summary.confusion, names),
