@@ -289,6 +289,21 @@ def test_lr_range_test_suggests_a_rate_that_trains_better_than_a_tiny_one():
     assert loss_after(suggested) < loss_after(1e-6)
 
 
+def test_lr_range_test_suggestion_leaves_out_the_noise_of_the_first_batches():
+    test = training.LearningRateRangeTest(start=1e-6, stop=1.0, steps=40)
+    test.learning_rates = [test._rate(step) for step in range(30)]
+    # a batch-to-batch drop at the first rates (noise: nothing is learnt yet), a flat
+    # stretch, the real fall around 1e-3, the minimum, then the rise
+    test.losses = ([5.0, 3.0, 4.0, 4.1] + [4.0] * 12 + [3.9, 3.7, 3.3, 2.8, 2.2, 1.8]
+                   + [1.6, 1.5, 1.45, 1.4, 1.6, 2.5, 4.0, 7.0])
+    suggested = test.suggestion()
+    assert suggested == test.learning_rates[19]  # the steepest fall of the real one
+    assert 1e-4 < suggested < test.learning_rates[int(np.argmin(test.losses))]
+    few = training.LearningRateRangeTest(start=1e-3, stop=1.0, steps=40)
+    few.learning_rates, few.losses = [1e-3, 1e-2, 1e-1], [2.0, 1.0, 3.0]
+    assert few.suggestion() == 1e-3  # too few batches to leave the first out
+
+
 def test_lr_range_test_wants_a_plain_learning_rate():
     model, ds = _regression_toy()
     schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 10, 0.9)

@@ -341,7 +341,9 @@ class LearningRateRangeTest(keras.callbacks.Callback):
     rises and explodes (too large). Training stops early once the smoothed loss exceeds
     `diverge` times its lowest value (checked from the tenth of `steps` on, as the first
     batches' losses are noisy). A good rate lies on the falling stretch, below the
-    minimum: `suggestion()` gives the rate where the smoothed loss falls fastest.
+    minimum: `suggestion()` gives the rate where the smoothed loss falls fastest (from
+    the same tenth of `steps` on: at the first rates nothing is learnt yet, and a fall
+    there is the noise of one batch against the next).
 
     Use it through `lr_range_test`, which keeps the model's weights as they were; used as a
     plain callback, it leaves the model trained at every rate it tried.
@@ -372,6 +374,7 @@ class LearningRateRangeTest(keras.callbacks.Callback):
             )
         self.start, self.stop, self.steps = float(start), float(stop), int(steps)
         self.smoothing, self.diverge = float(smoothing), float(diverge)
+        self._settled = max(3, self.steps // 10)  # the first batches' losses are noisy
         self.learning_rates: list[float] = []
         self.losses: list[float] = []
         self.raw_losses: list[float] = []
@@ -398,8 +401,7 @@ class LearningRateRangeTest(keras.callbacks.Callback):
         self._average = self.smoothing * self._average + (1 - self.smoothing) * loss
         smoothed = self._average / (1 - self.smoothing ** (step + 1))
         self.losses.append(smoothed)
-        settled = step >= max(3, self.steps // 10)  # the first batches' losses are noisy
-        exploded = settled and smoothed > self.diverge * min(self.losses)
+        exploded = step >= self._settled and smoothed > self.diverge * min(self.losses)
         if not np.isfinite(smoothed) or exploded or step + 1 >= self.steps:
             self.model.stop_training = True
             return
@@ -408,6 +410,11 @@ class LearningRateRangeTest(keras.callbacks.Callback):
     def suggestion(self) -> float:
         """The learning rate where the smoothed loss fell fastest, per unit of log(rate),
         before its minimum.
+
+        The first tenth of `steps` (at least 3 batches) is left out where the minimum
+        comes later: at those rates the model learns nothing yet, and a fall of the loss
+        there is the noise of one batch against the next, not learning (fastai v1's
+        `Recorder.plot(suggestion=True)` leaves out its first 10 batches too).
 
         Returns:
             A learning rate.
@@ -422,9 +429,10 @@ class LearningRateRangeTest(keras.callbacks.Callback):
             )
         losses = np.asarray(self.losses)
         lowest = int(np.nanargmin(losses))
-        end = max(lowest, 2) + 1
-        slopes = np.gradient(losses[:end], np.log(self.learning_rates[:end]))
-        return float(self.learning_rates[int(np.nanargmin(slopes))])
+        first = min(self._settled, max(lowest - 2, 0))  # at least 3 points to compare
+        end = max(lowest, first + 2) + 1
+        slopes = np.gradient(losses[first:end], np.log(self.learning_rates[first:end]))
+        return float(self.learning_rates[first + int(np.nanargmin(slopes))])
 
 
 def _set_learning_rate(optimizer, rate: float) -> None:
