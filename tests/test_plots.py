@@ -196,3 +196,7 @@ def test_lr_range_test_plot_marks_the_suggestion_and_the_minimum():
     assert labels[:2] == ["loss of each batch", "smoothed loss"]
     assert f"steepest fall: {test.suggestion():.1e}" in labels
     assert "lowest loss: 1.0e-01" in labels
+    fig.canvas.draw()  # tick labels are made at drawing time
+    ticks = [label.get_text() for label in ax.get_xticklabels() if label.get_text()]
+    assert ticks and all("$" not in tick for tick in ticks), ticks  # no raw mathtext
+    assert "1e-02" in ticks

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import ticker
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
@@ -668,8 +669,13 @@ def plot_lr_range_test(test, title: str | None = None) -> Figure:
                label=f"steepest fall: {suggested:.1e}")
     ax.axvline(lowest, color=PALETTE[2], linestyle=":", label=f"lowest loss: {lowest:.1e}")
     ax.set_xscale("log")
+    # plain labels (1e-04): the default's mathtext would show as typed, `$\mathdefault{...}`,
+    # since the style reads every text as plain text
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda x, _: f"{x:.0e}"))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     top = max(test.losses[:max(3, len(test.losses) // 10)])
-    ax.set_ylim(min(test.losses) * 0.9 if min(test.losses) > 0 else None, top * 1.6)
+    low = min(min(test.losses), float(np.nanmin(test.raw_losses)))  # both lines in view
+    ax.set_ylim(low * 0.9 if low > 0 else None, top * 1.6)
     ax.set_xlabel("learning rate")
     ax.set_ylabel("training loss")
     ax.grid(alpha=0.3)
