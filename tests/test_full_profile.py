@@ -72,7 +72,7 @@ RUNS: dict[str, StandInRun] = {
         parameters={
             "NUM_SEEDS": 1,
             "SIZES_OVERRIDE": {"stage1_epochs": 1, "stage2_epochs": 1, "head_epochs": 1,
-                               "benchmark_batches": 1},
+                               "benchmark_batches": 1, "range_test_steps": 4},
         },
     ),
     "04_your_own_images.ipynb": StandInRun(
