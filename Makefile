@@ -111,17 +111,26 @@ $(ZH_CONFIG): _config.yml $(STAMP)
 		c['sphinx']['local_extensions'] = {'edition_switch': '$(CURDIR)/_ext'}; \
 		yaml.safe_dump(c, open('$(ZH_CONFIG)', 'w'), allow_unicode=True)"
 
-html-zh: $(ZH_CONFIG)
-	$(BIN)/jupyter-book build . --config $(ZH_CONFIG) --path-output _build/zh --all -W -n \
-		--keep-going
+# ... and _toc.yml with the parts' captions from locales/zh_CN/toc.yml.
+ZH_TOC := _build/zh/_toc.yml
+$(ZH_TOC): _toc.yml locales/zh_CN/toc.yml $(STAMP)
+	mkdir -p _build/zh
+	$(BIN)/python -c "import yaml; t = yaml.safe_load(open('_toc.yml')); \
+		zh = yaml.safe_load(open('locales/zh_CN/toc.yml')); \
+		[p.update(caption=zh[p['caption']]) for p in t['parts']]; \
+		yaml.safe_dump(t, open('$(ZH_TOC)', 'w'), allow_unicode=True, sort_keys=False)"
+
+html-zh: $(ZH_CONFIG) $(ZH_TOC)
+	$(BIN)/jupyter-book build . --config $(ZH_CONFIG) --toc $(ZH_TOC) --path-output _build/zh \
+		--all -W -n --keep-going
 	rm -rf _build/html-zh && cp -R _build/zh/_build/html _build/html-zh
 	@echo
 	@echo "The Chinese edition: file://$(CURDIR)/_build/html-zh/index.html"
 
 # The same strict build of the Chinese edition, into a folder of its own.
-check-html-zh: $(ZH_CONFIG)
-	$(BIN)/jupyter-book build . --config $(ZH_CONFIG) --path-output _build/check-zh --all -W \
-		-n --keep-going
+check-html-zh: $(ZH_CONFIG) $(ZH_TOC)
+	$(BIN)/jupyter-book build . --config $(ZH_CONFIG) --toc $(ZH_TOC) --path-output \
+		_build/check-zh --all -W -n --keep-going
 
 # Maintainers: the English messages of every page (_build/gettext/*.pot), and the Chinese
 # catalogues brought up to date with them (new messages empty, changed ones fuzzy).

@@ -140,3 +140,17 @@ def test_a_changed_english_sentence_is_reported_until_its_translation_is_updated
     with (tmp_path / "book" / "intro.po").open("wb") as f:
         write_po(f, catalog)
     assert untranslated(changed, tmp_path) == []
+
+
+def test_every_part_of_the_table_of_contents_has_a_chinese_caption():
+    """The sidebar's part captions come from _toc.yml, not from a page: `make html-zh`
+    takes their Chinese from locales/zh_CN/toc.yml, which must name every one."""
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    chinese = yaml.safe_load((ROOT / "locales" / "zh_CN" / "toc.yml").read_text(
+        encoding="utf-8"))
+    missing = [part["caption"] for part in toc["parts"]
+               if not str(chinese.get(part["caption"], "")).strip()]
+    assert not missing, ("parts of _toc.yml without a Chinese caption in "
+                         f"locales/zh_CN/toc.yml: {missing}")
