@@ -158,7 +158,7 @@ test: lint nbval check-html check-html-zh
 # Contributors' fast loop: lint and the unit tests, without executing a chapter or a
 # command end to end (make test runs those).
 check: lint data
-	$(TEST_NUMERICS) $(BIN)/python -m pytest -n 2 -m "not chapters and not commands" \
+	$(TEST_NUMERICS) $(BIN)/python -m pytest -n 2 -m "not chapters and not commands and not slow" \
 		--durations=5 tests
 
 # Maintainers: measure how long each test file and notebook takes under the test

@@ -35,6 +35,7 @@ def test_preprocess_matches_keras_applications(mode):
     np.testing.assert_allclose(models.Preprocess(mode)(x), expected, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["tf", "caffe"])
 def test_a_saved_model_loads_and_predicts_without_tlhelpers(mode, tmp_path):
     """The preprocessing is made of standard Keras layers: plain Keras, in safe mode, in
@@ -193,6 +194,7 @@ def _two_images():
     return x, keras.utils.to_categorical([0, 1, 0, 1], 2)
 
 
+@pytest.mark.slow
 def test_training_false_alone_does_not_keep_batchnorm_in_inference_mode(imagenet_cache):
     """What the book teaches (keras-team/keras#20285): in this Keras, `fit` reaches the
     BatchNormalization layers of a base called with training=False once they are

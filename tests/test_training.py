@@ -213,6 +213,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow
 def test_distribution_strategy_trains_on_two_logical_cpus():
     """Data parallelism where no second GPU exists: the CPU split in two logical devices,
     in a subprocess, since devices are configured before TensorFlow initialises."""
