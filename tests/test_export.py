@@ -71,3 +71,19 @@ def test_an_export_that_does_not_agree_is_removed(run_dir, capsys, monkeypatch):
     assert "does not agree with Keras" in capsys.readouterr().err
     assert not (path / "saved_model").exists()
     assert "saved_model" not in json.loads((path / "tl-run.json").read_text())["written"]
+
+
+def test_the_summary_says_which_images_the_export_was_checked_on(run_dir, tmp_path):
+    path, root = run_dir
+    images, described = export._sample_images(path, (32, 32), 4)
+    assert images.shape == (4, 32, 32, 3) and described == f"4 test images of {root}"
+    moved = tmp_path / "run"
+    shutil.copytree(path, moved)
+    config = json.loads((moved / CONFIG_FILE).read_text())
+    (moved / CONFIG_FILE).write_text(json.dumps({**config, "data_dir": str(tmp_path / "gone")}))
+    images, described = export._sample_images(moved, (32, 32), 4)
+    assert images.shape == (4, 32, 32, 3)
+    assert described.startswith("4 images of random pixels, not of the run's test split: "
+                                f"its image folder {tmp_path / 'gone'} could not be read ("), \
+        described
+    assert "Put the folder back" in described

@@ -131,7 +131,7 @@ def test_the_evaluation_says_what_the_accuracy_means(resumed_run):
     assert evaluation["majority_baseline"] == pytest.approx(1 / 3)
     assert 0 <= evaluation["balanced_accuracy"] <= 1 and evaluation["imbalance"] == 1
     assert list(evaluation["per_class"]) == list(CLASSES)
-    assert 0 <= evaluation["rejection_threshold"] <= 1 and evaluation["reject_known"] == 0.05
+    assert 0 <= evaluation["rejection_threshold"] <= 1 and 0 <= evaluation["reject_known"] <= 0.05
     assert f"Test accuracy: {evaluation['accuracy']:.3f}" in resumed_run["second"][1]
 
 

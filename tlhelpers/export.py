@@ -175,9 +175,21 @@ def export_model(model, fmt: str, target: str | os.PathLike[str]) -> Path:
     return target
 
 
-def _sample_images(run_dir: Path, image_size: tuple[int, int], count: int) -> np.ndarray:
-    """Images to check an export on: the run's test images if its folder is there, else
-    random pixels (the check is then of the arithmetic only)."""
+def _sample_images(run_dir: Path, image_size: tuple[int, int],
+                   count: int) -> tuple[np.ndarray, str]:
+    """Images to check an export on, and what they are: the run's test images if its
+    image folder can still be read, else random pixels, and the description says why
+    (the check is then of the arithmetic only).
+
+    Args:
+        run_dir: the folder of a finished run.
+        image_size: `(height, width)` of the model's input.
+        count: how many images.
+
+    Returns:
+        `(images, description)`: a float32 array `(n, height, width, 3)` and a phrase
+        for the command's summary line.
+    """
     config = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
     data_dir = config["data_dir"]
     try:
@@ -186,10 +198,16 @@ def _sample_images(run_dir: Path, image_size: tuple[int, int], count: int) -> np
             root, seed=config["seed"], val_fraction=config["val_fraction"],
             test_fraction=config["test_fraction"], skip_non_images=config["skip_non_images"],
             min_side=config["min_side"]).files["test"][:count]
-        return np.stack([load_image(path, image_size) for path in files])
-    except (OSError, ValueError):
-        return np.random.default_rng(0).uniform(0, 255, (count, *image_size, 3)).astype(
-            "float32")
+        images = np.stack([load_image(path, image_size) for path in files])
+        return images, f"{len(files)} test images of {data_dir}"
+    except (OSError, ValueError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        pixels = np.random.default_rng(0).uniform(0, 255, (count, *image_size, 3))
+        return pixels.astype("float32"), (
+            f"{count} images of random pixels, not of the run's test split: its image "
+            f"folder {data_dir} could not be read ({reason}); the check compares the "
+            "arithmetic only. Put the folder back where the run found it to check on "
+            "real images")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -234,8 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             with quiet_tensorflow():
                 export_model(model, args.format, target)
-                result = check(target, args.format, model,
-                               _sample_images(run_dir, size, args.check_images))
+                images, images_are = _sample_images(run_dir, size, args.check_images)
+                result = check(target, args.format, model, images)
         except BaseException:
             if folder.owns(name):  # no empty or half-written export left behind
                 folder.remove(name)
@@ -244,7 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"Wrote {target}: on {result.images} images it gives the same class as Keras for "
-          f"{result.same_class:.0%} of them, probabilities within {result.max_difference:.1e}.")
+          f"{result.same_class:.0%} of them, probabilities within {result.max_difference:.1e}."
+          f" The images: {images_are}.")
     if not result.agrees:
         folder.remove(name)  # an export that does not agree is an error, not a file
         print(f"error: the export does not agree with Keras (allowed: {TOLERANCE:g} and the "

@@ -452,6 +452,21 @@ class StageResult:
         values = self.history[monitor]
         return float(min(values) if monitor.endswith("loss") else max(values))
 
+    def kept_score(self, monitor: str) -> float:
+        """Stage 1's validation score at the epoch whose weights it kept (`best_epoch`).
+
+        Early stopping chooses only among the epochs from `min_epochs` on, so an earlier
+        epoch may have scored better (`best`) without its weights being kept; stage 2 is
+        compared with this score.
+
+        Raises:
+            ValueError: for stage 2, whose history does not start at epoch 1.
+        """
+        if self.stage != 1:
+            raise ValueError(f"`kept_score` is stage 1's. Received: stage {self.stage}; "
+                             "use `best` for stage 2.")
+        return float(self.history[monitor][self.best_epoch - 1])
+
 
 def _fit_stage(model, train_ds, val_ds, recipe: Recipe, max_epochs: int, initial_epoch: int,
                class_weight, backup_dir, callbacks, verbose: bool, min_epochs: int = 1):
@@ -577,9 +592,8 @@ def stage2(model, train_ds, val_ds, recipe: Recipe, after: StageResult, *,
                         f"frozen; {compared} frozen weight arrays compared after the stage: "
                         "none moved")
     result.notes.append(trainable_table(base_model))
-    # stage 1's score is its kept epoch's (epochs before min_epochs could not be kept)
     now = result.best(recipe.monitor)
-    before = float(after.history[recipe.monitor][after.best_epoch - 1])
+    before = after.kept_score(recipe.monitor)
     better = now < before if recipe.monitor.endswith("loss") else now > before
     if not (math.isfinite(now) and better):
         for variable, value in zip(model.weights, before_stage, strict=True):

@@ -252,7 +252,8 @@ class RunFindings:
             whose label the model contradicts with high confidence.
         reliability: the test split's `calibration.Reliability`.
         threshold: the rejection threshold chosen on the validation split.
-        reject_known: the share of validation images it was chosen to reject.
+        reject_known: the share of validation images it rejects, measured (chosen
+            to be at most `train.REJECT_KNOWN`; less when several share the cut).
         rejected_test: the share of test images it rejects.
         learning_curve: `{training images: experiments.Summary}` of a linear head on
             cached features.
@@ -362,7 +363,7 @@ def _run_report(f: RunFindings) -> Report:
     for stage in f.stages:
         budget = recipe["max_epochs"] if stage.stage == 1 else recipe["fine_tune_epochs"]
         # stage 1: the kept epoch's score (early epochs could not be kept); stage 2: its best
-        best = (stage.history[recipe["monitor"]][stage.best_epoch - 1] if stage.stage == 1
+        best = (stage.kept_score(recipe["monitor"]) if stage.stage == 1
                 else stage.best(recipe["monitor"]))
         rows.append([stage.stage, stage.what, f"{stage.learning_rate:g}",
                      f"{stage.epochs_run} of {budget}", stage.best_epoch,
@@ -459,7 +460,7 @@ def _run_report(f: RunFindings) -> Report:
                 f"{verdict}.")
     report.text(f"None of these: a prediction whose top probability is below "
                 f"{f.threshold:.3f} is answered as \"none of the classes\" by the predict "
-                f"command. That threshold rejects {f.reject_known:.0%} of the validation "
+                f"command. That threshold rejects {f.reject_known:.1%} of the validation "
                 f"images (all of known classes), and {f.rejected_test:.1%} of the test "
                 "images. How many images of classes the model never saw it catches cannot "
                 "be measured on this folder (chapter 8 measures it on held-out classes).")
@@ -531,8 +532,8 @@ def model_card(f: RunFindings) -> str:
     lines += ["", "## Limits",
               "- It knows only these classes. An image of another kind is still given one "
               f"of them; the predict command answers \"none of the classes\" below a top "
-              f"probability of {f.threshold:.3f} (chosen to reject "
-              f"{f.reject_known:.0%} of the validation images), which catches some such "
+              f"probability of {f.threshold:.3f} (chosen on the validation images, "
+              f"{f.reject_known:.1%} of which fall below it), which catches some such "
               "images, not all.",
               f"- Its probabilities: expected calibration error {f.reliability.ece:.3f} on "
               "the test split (see the report's reliability diagram).",

@@ -442,7 +442,7 @@ def _analyze(model, image_data, rec, result: TrainResult, split_note: str):
         contradicted_labels=y_train[contradicted],
         contradicted_probs=train_probs[contradicted],
         reliability=calibration.reliability(y_true, probs), threshold=threshold,
-        reject_known=REJECT_KNOWN,
+        reject_known=float(np.mean(val_probs.max(axis=1) < threshold)),  # measured
         rejected_test=float(np.mean(probs.max(axis=1) < threshold)),
         learning_curve=curve, versions=library_versions(),
         machine={"machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} "
