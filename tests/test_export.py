@@ -76,7 +76,8 @@ def test_an_export_that_does_not_agree_is_removed(run_dir, capsys, monkeypatch):
 def test_the_summary_says_which_images_the_export_was_checked_on(run_dir, tmp_path):
     path, root = run_dir
     images, described = export._sample_images(path, (32, 32), 4)
-    assert images.shape == (4, 32, 32, 3) and described == f"4 test images of {root}"
+    assert images.shape == (4, 32, 32, 3)
+    assert described == f"4 test images of {root}, spread over its classes"
     moved = tmp_path / "run"
     shutil.copytree(path, moved)
     config = json.loads((moved / CONFIG_FILE).read_text())

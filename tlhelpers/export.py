@@ -177,9 +177,9 @@ def export_model(model, fmt: str, target: str | os.PathLike[str]) -> Path:
 
 def _sample_images(run_dir: Path, image_size: tuple[int, int],
                    count: int) -> tuple[np.ndarray, str]:
-    """Images to check an export on, and what they are: the run's test images if its
-    image folder can still be read, else random pixels, and the description says why
-    (the check is then of the arithmetic only).
+    """Images to check an export on, and what they are: test images of the run, spread
+    over its classes, if its image folder can still be read; else random pixels, and
+    the description says why (the check is then of the arithmetic only).
 
     Args:
         run_dir: the folder of a finished run.
@@ -197,9 +197,13 @@ def _sample_images(run_dir: Path, image_size: tuple[int, int],
         files = index_image_folder(
             root, seed=config["seed"], val_fraction=config["val_fraction"],
             test_fraction=config["test_fraction"], skip_non_images=config["skip_non_images"],
-            min_side=config["min_side"]).files["test"][:count]
+            min_side=config["min_side"]).files["test"]
+        # spread over the split, whose files are sorted by class: classes other than
+        # the first are checked too
+        files = [files[i] for i in np.unique(np.linspace(0, len(files) - 1, count).round()
+                                             .astype(int))] if files else []
         images = np.stack([load_image(path, image_size) for path in files])
-        return images, f"{len(files)} test images of {data_dir}"
+        return images, f"{len(files)} test images of {data_dir}, spread over its classes"
     except (OSError, ValueError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         pixels = np.random.default_rng(0).uniform(0, 255, (count, *image_size, 3))

@@ -199,8 +199,9 @@ def build_head(
 ) -> keras.Sequential:
     """Builds a classification head `L`: pooling, one hidden layer, softmax.
 
-    With the defaults this is the article's head: `Flatten -> Dense(256, relu) ->
-    Dense(num_classes, softmax)`.
+    With the defaults this is the head of the article's nine steps (chapter 1):
+    `Flatten -> Dense(256, relu) -> Dense(num_classes, softmax)`; its VGG16 case study
+    (chapter 3) uses `hidden_units=1024`.
 
     Args:
         num_classes: output classes; derive it from the data (`len(class_names)`).
