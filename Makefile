@@ -35,11 +35,13 @@ BOOK_SOURCES := _config.yml _toc.yml _ext book notebooks results locales
 STAGE := _build/source
 
 STAMP := $(VENV)/.installed
-# The installer: uv, from PyPI, installs the same pinned packages as pip in about half
-# the time (it downloads and unpacks in parallel). --compile-bytecode writes the .pyc
-# files as pip does: where PYTHONDONTWRITEBYTECODE is set, without them every kernel
-# would compile TensorFlow's sources again on import.
+# The installer: uv, from PyPI, installs the same pinned packages as pip in about a
+# quarter of the time (it downloads and unpacks in parallel, and compiles no bytecode).
 UV := uv==0.13.9
+# Python writes the bytecode of each module it imports, once, into .venv: where
+# PYTHONDONTWRITEBYTECODE is set, every kernel would otherwise compile TensorFlow's
+# sources again on import (pip compiles every package at install time instead).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: book test check setup lock keras-cache fashion-mnist data notebooks html check-html \
 	html-zh check-html-zh catalogues lint nbval durations clean
@@ -50,8 +52,8 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; found " + sys.version.split()[0] + ". Run: make PYTHON=/path/to/python3.11 ...")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(UV)
-	$(BIN)/python -m uv pip install --quiet --compile-bytecode --python $(BIN)/python \
-		-c $(CONSTRAINTS) -e ".[book,test,export]"
+	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -c $(CONSTRAINTS) \
+		-e ".[book,test,export]"
 	touch $(STAMP)
 
 # Re-resolves pyproject.toml's ranges in a fresh environment and pins the result.
