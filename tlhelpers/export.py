@@ -198,10 +198,12 @@ def _sample_images(run_dir: Path, image_size: tuple[int, int],
             root, seed=config["seed"], val_fraction=config["val_fraction"],
             test_fraction=config["test_fraction"], skip_non_images=config["skip_non_images"],
             min_side=config["min_side"]).files["test"]
+        if not files:
+            raise ValueError("its test split is empty")
         # spread over the split, whose files are sorted by class: classes other than
         # the first are checked too
-        files = [files[i] for i in np.unique(np.linspace(0, len(files) - 1, count).round()
-                                             .astype(int))] if files else []
+        spread = np.unique(np.linspace(0, len(files) - 1, count).round().astype(int))
+        files = [files[i] for i in spread]
         images = np.stack([load_image(path, image_size) for path in files])
         return images, f"{len(files)} test images of {data_dir}, spread over its classes"
     except (OSError, ValueError) as err:

@@ -421,6 +421,8 @@ def _analyze(model, image_data, rec, result: TrainResult, split_note: str):
             else np.zeros((0,) + test_images.shape[1:3]))
     contradicted = evaluation.contradicted_labels(y_train, train_probs, top=GRID_IMAGES)
     threshold = calibration.rejection_threshold(val_probs, REJECT_KNOWN)
+    # the shares it rejects, measured: both splits hold images of known classes only
+    rejected_val, rejected_test = calibration.rejection_rates(val_probs, probs, threshold)
     pooled = keras.Sequential([model.get_layer("preprocess"), recipes.base_of(model),
                                keras.layers.GlobalAveragePooling2D()])
     h_train, _ = features.extract_features(pooled, train_images, desc="features")
@@ -442,8 +444,7 @@ def _analyze(model, image_data, rec, result: TrainResult, split_note: str):
         contradicted_labels=y_train[contradicted],
         contradicted_probs=train_probs[contradicted],
         reliability=calibration.reliability(y_true, probs), threshold=threshold,
-        reject_known=float(np.mean(val_probs.max(axis=1) < threshold)),  # measured
-        rejected_test=float(np.mean(probs.max(axis=1) < threshold)),
+        reject_known=rejected_val, rejected_test=rejected_test,
         learning_curve=curve, versions=library_versions(),
         machine={"machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} "
                             "CPU cores",
