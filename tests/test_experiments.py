@@ -60,6 +60,37 @@ def test_record_and_read_runs(tmp_path):
         experiments.record_run(path, {"date": "x"})
 
 
+def test_paired_difference_counts_seeds_and_ignores_unshared_ones():
+    recipe = {0: 0.81, 1: 0.80, 2: 0.7925, 3: 0.70}
+    baseline = {0: 0.79, 1: 0.80, 2: 0.8025, 9: 0.99}  # seeds 3 and 9 are not shared
+    paired = experiments.paired_difference(recipe, baseline)
+    assert (paired.better, paired.equal, paired.worse, paired.n) == (1, 1, 1, 3)
+    assert paired.mean == pytest.approx((0.02 + 0 - 0.01) / 3)
+    assert paired.standard_error == pytest.approx(np.std([0.02, 0, -0.01], ddof=1) / np.sqrt(3))
+    assert str(paired).startswith("+0.003 (standard error 0.009, 95% interval -0.035 to "
+                                  "+0.041); better on 1, equal on 1")
+    # one floating-point step apart (as 0.1 + 0.7 and 0.8 are): still a tie
+    tie = experiments.paired_difference({0: 0.8}, {0: 0.8000000000000001})
+    assert tie.equal == 1 and np.isnan(tie.standard_error)
+    assert np.isnan(tie.interval()[0]) and not tie.clear()
+    with pytest.raises(ValueError, match="share no seed"):
+        experiments.paired_difference({0: 0.5}, {1: 0.5})
+
+
+def test_a_paired_difference_is_clear_when_its_t_interval_leaves_out_zero():
+    # differences 1, 2, 3: mean 2, standard error 1/sqrt(3); t(0.975, 2 d.f.) = 4.3027
+    wide = experiments.paired_difference({0: 1.0, 1: 2.0, 2: 3.0}, {0: 0, 1: 0, 2: 0})
+    half = 4.3027 / np.sqrt(3)
+    assert wide.interval() == pytest.approx((2 - half, 2 + half), abs=1e-4)
+    assert not wide.clear()  # 2 - 2.484 < 0 < 2 + 2.484
+    assert wide.clear(confidence=0.8)  # t(0.9, 2 d.f.) = 1.886: 2 - 1.089 > 0
+    narrow = experiments.paired_difference({s: -1.0 - s / 10 for s in range(5)},
+                                           {s: 0.0 for s in range(5)})
+    assert narrow.interval()[1] < 0 and narrow.clear()
+    with pytest.raises(ValueError, match="Received: confidence=95"):
+        narrow.interval(95)
+
+
 def test_images_per_second_counts_images_and_runs_out_clearly():
     batches = [(np.zeros((4, 2)), np.zeros(4))] * 5
     assert experiments.images_per_second(batches, num_batches=3) > 0

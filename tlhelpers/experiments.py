@@ -15,7 +15,7 @@ import csv
 import dataclasses
 import itertools
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ import numpy as np
 from tlhelpers.display import progress_bar
 
 __all__ = [
+    "Paired",
     "Summary",
     "clearly_better",
     "images_per_second",
@@ -30,6 +31,7 @@ __all__ = [
     "read_runs",
     "record_run",
     "labels_per_class_subset",
+    "paired_difference",
     "run_sweep",
     "summarize",
 ]
@@ -183,6 +185,107 @@ def clearly_better(a: Summary, b: Summary) -> bool:
         `a.low > b.high and a.mean - a.std > b.mean + b.std`.
     """
     return a.low > b.high and a.mean - a.std > b.mean + b.std
+
+
+@dataclasses.dataclass(frozen=True)
+class Paired:
+    """A recipe minus a baseline, seed by seed (both run with the same seed).
+
+    Args:
+        mean: the mean difference.
+        standard_error: its standard error (`nan` for a single seed).
+        better: the seeds on which the recipe scored higher.
+        equal: the seeds on which both scored the same.
+        worse: the seeds on which the recipe scored lower.
+    """
+
+    mean: float
+    standard_error: float
+    better: int
+    equal: int
+    worse: int
+
+    @property
+    def n(self) -> int:
+        """The number of seeds compared."""
+        return self.better + self.equal + self.worse
+
+    def interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        """The confidence interval of the mean difference (Student's t, `n - 1` degrees
+        of freedom): `mean ± t * standard_error`.
+
+        Args:
+            confidence: the interval's confidence level, in (0, 1).
+
+        Returns:
+            `(low, high)`; `(nan, nan)` for a single seed.
+
+        Raises:
+            ValueError: for a confidence level outside (0, 1).
+        """
+        if not 0 < confidence < 1:
+            raise ValueError(
+                f"`confidence` must lie in (0, 1). Received: confidence={confidence!r}")
+        if self.n < 2:
+            return float("nan"), float("nan")
+        from scipy import stats  # deferred: scikit-learn's dependency, slow to import
+
+        half = float(stats.t.ppf((1 + confidence) / 2, self.n - 1)) * self.standard_error
+        return self.mean - half, self.mean + half
+
+    def clear(self, confidence: float = 0.95) -> bool:
+        """Whether the difference is clear: its confidence interval leaves out 0.
+
+        Args:
+            confidence: the interval's confidence level, in (0, 1).
+
+        Returns:
+            True when the whole interval lies above 0 or below 0; False for a single
+            seed.
+        """
+        low, high = self.interval(confidence)
+        return bool(low > 0 or high < 0)
+
+    def __str__(self) -> str:
+        low, high = self.interval()
+        return (f"{self.mean:+.3f} (standard error {self.standard_error:.3f}, 95% interval "
+                f"{low:+.3f} to {high:+.3f}); better on "
+                f"{self.better}, equal on {self.equal}, worse on {self.worse} of "
+                f"{self.n} seeds")
+
+
+def paired_difference(scores: Mapping[int, float], baseline: Mapping[int, float],
+                      ) -> Paired:
+    """Compares two recipes on the seeds both ran: a paired comparison.
+
+    Both recipes ran with each seed. Where the seed draws the split (a folder split
+    by the command), both saw the same split, and the difference seed by seed leaves
+    out how lucky the split was; where the split is fixed, a seed changes only the
+    initial weights and the order of the batches, and pairing leaves the arithmetic
+    valid, if not less noisy. The standard error measures the training's randomness,
+    not the test split's: the claims hold for the test images used.
+
+    Args:
+        scores: the recipe's score by seed, `{seed: score}`.
+        baseline: the baseline's score by seed.
+
+    Returns:
+        A `Paired` over the seeds in both.
+
+    Raises:
+        ValueError: if no seed is in both.
+    """
+    seeds = sorted(scores.keys() & baseline.keys())
+    if not seeds:
+        raise ValueError(
+            f"The two recipes share no seed. Received seeds {sorted(scores)} and "
+            f"{sorted(baseline)}; run both on the same seeds.")
+    diff = np.array([float(scores[s]) - float(baseline[s]) for s in seeds])
+    # scores are rounded (to 4 digits in the CSV), so treat round-off as a tie
+    diff = np.round(diff, 9)
+    error = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
+    return Paired(float(diff.mean()), error, int((diff > 0).sum()), int((diff == 0).sum()),
+                  int((diff < 0).sum()))
 
 
 def images_per_second(batches, num_batches: int, warmup: int = 1) -> float:
