@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from tlhelpers.rundir import MARKER, RunDirError, RunFolder, resolved
+from tlhelpers.report import Report
+from tlhelpers.rundir import MARKER, RunDirError, RunFolder, new_file_mode, resolved
 
 
 def test_a_new_or_empty_folder_is_marked_and_written_atomically(tmp_path):
@@ -23,6 +24,22 @@ def test_a_new_or_empty_folder_is_marked_and_written_atomically(tmp_path):
     empty.mkdir()
     (empty / ".DS_Store").write_text("")  # the system's files do not make a folder someone's
     assert RunFolder.open(empty).written == []
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_files_get_the_permissions_of_any_new_file_not_tempfile_s_private_ones(
+        tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        folder = RunFolder.open(tmp_path / "run")
+        folder.write_json("config.json", {})
+        Report("a report").write(folder / "report.html")
+        expected = 0o644 if umask == 0o022 else 0o600
+        assert new_file_mode() == expected
+        for name in ("config.json", MARKER, "report.html"):
+            assert (folder / name).stat().st_mode & 0o777 == expected, name
+    finally:
+        os.umask(old)
 
 
 def test_a_folder_of_someone_s_files_is_refused_and_left_as_it_is(tmp_path):

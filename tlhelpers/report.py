@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from tlhelpers.display import installed_versions
+from tlhelpers.rundir import new_file_mode
 
 __all__ = ["Report", "RunFindings", "figure_to_data_url", "figure_to_svg", "library_versions",
            "model_card", "run_report"]
@@ -220,6 +221,7 @@ class Report:
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent,
                                          prefix=f".{path.name}.", delete=False) as staged:
             staged.write(self.to_html())
+        os.chmod(staged.name, new_file_mode())
         os.replace(staged.name, path)
         return path
 

@@ -37,6 +37,7 @@ __all__ = [
     "STAGE1_MODEL",
     "RunDirError",
     "RunFolder",
+    "new_file_mode",
     "resolved",
 ]
 
@@ -52,6 +53,21 @@ REPORT_FILE = "report.html"
 MODEL_CARD = "MODEL_CARD.md"
 # Files of the operating system that do not make a folder someone's (never touched).
 _SYSTEM_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+
+
+def new_file_mode() -> int:
+    """The permissions `open(path, "w")` gives a new file: 0o666 less the umask.
+
+    A file staged by `tempfile` is readable by its owner alone (0o600); an atomic write
+    sets this mode before the rename, so a report or a config can be shared or served
+    like any other file the user writes.
+
+    Returns:
+        The mode, e.g. 0o644 under the usual umask 022.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 class RunDirError(ValueError):
@@ -162,6 +178,7 @@ class RunFolder:
         with tempfile.NamedTemporaryFile(dir=self.path, prefix=f".{name}.", suffix=".partial",
                                          delete=False) as staged:
             staged.write(content)
+        os.chmod(staged.name, new_file_mode())  # a temporary file is private (0600)
         os.replace(staged.name, target)
         return target
 
