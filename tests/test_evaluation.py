@@ -79,3 +79,20 @@ def test_the_rejection_threshold_rejects_the_share_asked_of_known_images():
     assert calibration.rejection_threshold(known, 0.0) == 0.0
     with pytest.raises(ValueError, match="reject_known"):
         calibration.rejection_threshold(known, 1.0)
+
+
+def test_the_report_names_the_head_the_recipe_built():
+    from tlhelpers import models, recipe, report
+
+    default = recipe.make_recipe("fashion-mnist-tiny").to_json()
+    assert report.head_text(default, 10) == "Flatten -> Dense(256, relu) -> Dense(10, softmax)"
+    dropout = recipe.make_recipe("fashion-mnist-tiny", dropout=0.5).to_json()
+    assert report.head_text(dropout, 10) == ("Flatten -> Dense(256, relu) -> Dropout(0.5) "
+                                             "-> Dense(10, softmax)")
+    plain = recipe.make_recipe("fashion-mnist-tiny", hidden_units=0).to_json()
+    assert report.head_text(plain, 2) == "Flatten -> Dense(2, softmax)"
+    # the words follow the layers models.build_head makes from the same settings
+    for settings, classes in ((default, 10), (dropout, 10), (plain, 2)):
+        head = models.build_head(classes, settings["hidden_units"], settings["dropout"])
+        words = [w.split("(")[0] for w in report.head_text(settings, classes).split(" -> ")]
+        assert words == [type(layer).__name__ for layer in head.layers]

@@ -18,3 +18,25 @@ def test_stage_1_is_scored_at_the_epoch_it_kept_not_at_its_best():
                          history={"val_accuracy": [0.7]}, seconds=1.0, epoch_seconds=[1.0])
     with pytest.raises(ValueError, match="Received: stage 2"):
         stage2.kept_score("val_accuracy")
+
+
+def test_the_defaults_are_the_ones_chapter_4_measured(tmp_path):
+    from tlhelpers.recipe import make_recipe
+
+    rec = make_recipe(tmp_path)
+    assert (rec.image_size, rec.dropout, rec.hidden_units) == ((144, 144), 0.0, 256)
+    assert make_recipe(tmp_path, "vgg16").image_size == (224, 224)
+    assert make_recipe(tmp_path, dropout=0.5, image_size=96).image_size == (96, 96)
+
+
+def test_the_command_line_passes_dropout_and_image_size_on(monkeypatch):
+    from tlhelpers import train
+
+    seen = {}
+    monkeypatch.setattr(train, "train_on_folder", lambda *args, **kwargs: seen.update(kwargs))
+    assert train.main(["photos", "--out", "run", "--dropout", "0.5",
+                       "--image-size", "96"]) == 0
+    assert (seen["dropout"], seen["image_size"]) == (0.5, (96, 96))
+    seen.clear()
+    assert train.main(["photos", "--out", "run"]) == 0
+    assert seen["dropout"] == 0 and "image_size" not in seen  # the recipe's default

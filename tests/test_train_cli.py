@@ -118,7 +118,13 @@ def test_a_second_run_resumes_after_the_finished_stage(resumed_run):
     with zipfile.ZipFile(run_dir / "model.keras") as saved:  # saved without its optimizer
         assert not json.loads(saved.read("config.json")).get("compile_config")
     assert f"Report: {run_dir / 'report.html'}" in out
-    assert (run_dir / "MODEL_CARD.md").read_text().startswith("# Model card: clothes")
+    card = (run_dir / "MODEL_CARD.md").read_text()
+    assert card.startswith("# Model card: clothes")
+    # the default head, as built, and as the card and the report describe it
+    assert config["dropout"] == 0
+    assert "Flatten -> Dense(256, relu) -> Dense(3, softmax)" in card
+    assert "Head: Flatten -&gt; Dense(256, relu) -&gt; Dense(3, softmax)" \
+        in (run_dir / "report.html").read_text(encoding="utf-8")
 
 
 def test_the_evaluation_says_what_the_accuracy_means(resumed_run):

@@ -34,8 +34,8 @@ import numpy as np
 from tlhelpers.display import installed_versions
 from tlhelpers.rundir import new_file_mode
 
-__all__ = ["Report", "RunFindings", "figure_to_data_url", "figure_to_svg", "library_versions",
-           "model_card", "run_report"]
+__all__ = ["Report", "RunFindings", "figure_to_data_url", "figure_to_svg", "head_text",
+           "library_versions", "model_card", "run_report"]
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
@@ -59,6 +59,18 @@ figure img, figure svg { max-width: 100%; height: auto; }
 figcaption { color: #57606a; font-size: .9em; }
 code { background: #f6f8fa; padding: .1em .3em; border-radius: 4px; }
 """
+
+
+def head_text(recipe: dict, num_classes: int) -> str:
+    """The head of a run's recipe (`Recipe.to_json()`), in words:
+    `Flatten -> Dense(256, relu) -> Dropout(0.5) -> Dense(10, softmax)`."""
+    layers = ["Flatten"]
+    if recipe["hidden_units"]:
+        layers.append(f"Dense({recipe['hidden_units']}, relu)")
+    if recipe["dropout"]:
+        layers.append(f"Dropout({recipe['dropout']:g})")
+    layers.append(f"Dense({num_classes}, softmax)")
+    return " -> ".join(layers)
 
 
 def figure_to_data_url(fig, dpi: int = 90) -> str:
@@ -358,7 +370,8 @@ def _run_report(f: RunFindings) -> Report:
                "light": "light: shifts, zooms and rotations of up to 10 %, 10 % and 18°",
                "light+flip": "light, and a horizontal flip half of the time",
                "article": "the article's (rotation 40°, shifts 20 %, zoom 20 %, flip)"}
-    report.text(f"Augmentation: {augment[recipe['augment']]}. Class weights: "
+    report.text(f"Head: {head_text(recipe, len(f.class_names))}. "
+                f"Augmentation: {augment[recipe['augment']]}. Class weights: "
                 + ("balanced (each class weighs as much in the loss)"
                    if recipe["class_weight"] == "balanced" else "none") + ".")
     rows = []
@@ -515,7 +528,8 @@ def model_card(f: RunFindings) -> str:
              "## Data",
              f"The folder `{recipe['data_dir']}`:", "", "```", f.folder_report, "```", "",
              "## Recipe",
-             f"Stage 1: the head on the frozen base, Adam at {recipe['learning_rate']:g}, up "
+             f"Stage 1: the head ({head_text(recipe, len(f.class_names))}) on the frozen "
+             f"base, Adam at {recipe['learning_rate']:g}, up "
              f"to {recipe['max_epochs']} epochs with early stopping (patience "
              f"{recipe['patience']}). Stage 2: {', '.join(recipe['fine_tune_blocks'])} "
              f"unfrozen (BatchNormalization frozen), Adam at "

@@ -350,7 +350,7 @@ def train_on_folder(data_dir: str | os.PathLike[str], run_dir: str | os.PathLike
 
     say(f"Evaluating on the test split ({len(index.files['test'])} images) ...")
     with quiet_tensorflow():
-        findings = _analyze(model, image_data, rec, result, split_note)
+        findings = _analyze(model, image_data, rec, result, split_note, verbose)
     result.evaluation = _evaluation_json(findings)
     folder.write_json(EVALUATION_FILE, result.evaluation)
     summary = findings.summary
@@ -391,7 +391,8 @@ def _files() -> list[list[str]]:
         [MODEL_CARD, "a short model card: data, classes, recipe, results, limits"]]
 
 
-def _analyze(model, image_data, rec, result: TrainResult, split_note: str):
+def _analyze(model, image_data, rec, result: TrainResult, split_note: str,
+             verbose: bool = True):
     """Everything the report shows: test results, mistakes, calibration, the threshold, a
     learning curve."""
     import keras  # deferred: --help stays instant
@@ -425,8 +426,10 @@ def _analyze(model, image_data, rec, result: TrainResult, split_note: str):
     rejected_val, rejected_test = calibration.rejection_rates(val_probs, probs, threshold)
     pooled = keras.Sequential([model.get_layer("preprocess"), recipes.base_of(model),
                                keras.layers.GlobalAveragePooling2D()])
-    h_train, _ = features.extract_features(pooled, train_images, desc="features")
-    h_test, _ = features.extract_features(pooled, test_images, desc="features")
+    h_train, _ = features.extract_features(pooled, train_images, progress=verbose,
+                                           desc="features")
+    h_test, _ = features.extract_features(pooled, test_images, progress=verbose,
+                                          desc="features")
     curve = experiments.learning_curve(h_train, y_train, h_test, y_true,
                                        num_classes=len(names))
 
@@ -519,7 +522,7 @@ def _parser() -> argparse.ArgumentParser:
                              "(default: imagenet)")
     parser.add_argument("--image-size", type=_image_size, metavar="SIZE",
                         help="the size every image is resized to, a side (96) or HEIGHTxWIDTH; "
-                             "at least 32 (default: 96 for mobilenet, 224 for vgg16)")
+                             "at least 32 (default: 144 for mobilenet, 224 for vgg16)")
     parser.add_argument("--batch-size", type=int, metavar="N",
                         help="images per batch (default: 32)")
     parser.add_argument("--max-epochs", type=int, default=r.MAX_EPOCHS, metavar="N",
@@ -555,6 +558,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--hidden-units", type=int, default=r.HIDDEN_UNITS, metavar="N",
                         help="units of the head's hidden layer, 0 for none (default: "
                              f"{r.HIDDEN_UNITS}: Flatten, Dense({r.HIDDEN_UNITS}), softmax)")
+    parser.add_argument("--dropout", type=float, default=r.DROPOUT, metavar="RATE",
+                        help="dropout before the head's output layer, in [0, 1) "
+                             f"(default: {r.DROPOUT:g}, chapter 1's head; 0.5 made no clear "
+                             "difference in the book's benchmark, though without it the "
+                             "head can fit its training images almost perfectly)")
     parser.add_argument("--augment", choices=list(r.AUGMENTATIONS), default="none",
                         help="augmentation of the training images: none; light (shifts, zooms "
                              "and rotations of up to 10%%, 10%% and 18 degrees: safe for "
@@ -624,7 +632,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         fine_tune_epochs=args.fine_tune_epochs,
                         patience=args.patience, learning_rate=args.learning_rate,
                         fine_tune_learning_rate=args.fine_tune_learning_rate,
-                        hidden_units=args.hidden_units, augment=args.augment,
+                        hidden_units=args.hidden_units, dropout=args.dropout,
+                        augment=args.augment,
                         class_weight=args.class_weight, seed=args.seed,
                         val_fraction=args.val_fraction, test_fraction=args.test_fraction,
                         skip_non_images=args.skip_non_images, min_side=args.min_side,
