@@ -17,6 +17,7 @@ import html
 import io
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -273,6 +274,11 @@ def test_names_in_any_script_work_end_to_end(hostile_run):
         assert name in hostile_run["out"]  # the folder report, in the console
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "<em>bold" not in page  # escaped, never markup
+    # the commands to paste name the folder quoted, so that "$HOME" does not expand
+    quoted = shlex.quote(str(run_dir))
+    assert quoted.startswith("'") and f"tl-predict {quoted} IMAGE" in hostile_run["out"]
+    assert html.escape(f"tl-predict {quoted} IMAGE") in page
+    assert html.escape(f"tl-export {quoted} --format onnx") in page
     for name in names:
         assert f"<td>{html.escape(name)}</td>" in page
     svg_text = " ".join(re.findall(r"<text[^>]*>([^<]*)</text>", page))

@@ -24,6 +24,7 @@ import html
 import io
 import os
 import platform
+import shlex
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -490,7 +491,8 @@ def _run_report(f: RunFindings) -> Report:
 
     report.heading("Use the model")
     report.text("Classify image files (the top classes of each, or \"none of the classes\"):")
-    report.preformatted(f"tl-predict {f.run_dir} IMAGE...")
+    run_dir = shlex.quote(f.run_dir)  # as a shell needs it, pasted
+    report.preformatted(f"tl-predict {run_dir} IMAGE...")
     report.text("In Python, without tlhelpers (the model is made of standard Keras layers; "
                 "it takes raw RGB pixels in [0, 255] at "
                 f"{recipe['image_size'][0]} x {recipe['image_size'][1]}, read as the training "
@@ -503,7 +505,7 @@ def _run_report(f: RunFindings) -> Report:
         f"image = tf.image.resize(image, {tuple(recipe['image_size'])!r})  # bilinear\n"
         "probs = model.predict(image[None], verbose=0)[0]")
     report.text("Outside Python: export it for TensorFlow Serving, ONNX Runtime or LiteRT:")
-    report.preformatted(f"tl-export {f.run_dir} --format onnx   # or saved_model, litert")
+    report.preformatted(f"tl-export {run_dir} --format onnx   # or saved_model, litert")
     report.table(["file in the run's folder", "what it holds"], f.files)
 
     report.heading("Settings")

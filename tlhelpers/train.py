@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import sys
 import warnings
 from collections.abc import Sequence
@@ -368,7 +369,9 @@ def train_on_folder(data_dir: str | os.PathLike[str], run_dir: str | os.PathLike
             f"not be written: {type(err).__name__}: {err}. Run the same command again: it "
             "loads the finished stages and only evaluates and writes the report.") from err
     say(f"Report: {result.report}")
-    say(f"Classify images with it: tl-predict {folder.path} IMAGE...  (python -m "
+    # quoted as a shell needs it: a folder "run $HOME" must not expand when pasted
+    say(f"Classify images with it: tl-predict {shlex.quote(str(folder.path))} IMAGE...  "
+        "(python -m "
         "tlhelpers.predict)")
     return result
 
