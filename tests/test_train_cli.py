@@ -181,6 +181,10 @@ def test_predict_prints_the_top_classes_or_none_of_the_classes(resumed_run, clot
         assert {first, second} <= set(CLASSES) and first != second and 1 >= p1 >= p2 >= 0
     rejecting = predict.Prediction(files[0], [("bag", 0.31), ("sandal", 0.3)], threshold=0.5)
     assert rejecting.line() == f"{files[0]}: none of the classes (top: bag, 0.31)"
+    # never "(top: bag, 1.00)" under a threshold that two decimals also show as 1.00
+    close = predict.Prediction(files[0], [("bag", 0.9999961)], threshold=0.9999983)
+    assert close.line() == (f"{files[0]}: none of the classes (top: bag, 0.999996, "
+                            "below the threshold 0.999998)")
 
 
 def test_predict_names_each_file_it_cannot_read_and_classifies_the_others(

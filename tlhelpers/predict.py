@@ -69,10 +69,17 @@ class Prediction:
 
     def line(self) -> str:
         """`path: class p, class p, ...` (probabilities at two decimals), or
-        `path: none of the classes (top: class, p)` below the threshold."""
+        `path: none of the classes (top: class, p)` below the threshold; where two
+        decimals would show `p` as high as the threshold (1.00 below 0.999998, say),
+        with the decimals that tell them apart, and the threshold."""
         if self.rejected:
             name, p = self.top[0]
-            return f"{self.path}: none of the classes (top: {name}, {p:.2f})"
+            digits = next((d for d in range(2, 9)
+                           if float(f"{p:.{d}f}") < float(f"{self.threshold:.{d}f}")), 9)
+            if digits == 2:
+                return f"{self.path}: none of the classes (top: {name}, {p:.2f})"
+            return (f"{self.path}: none of the classes (top: {name}, {p:.{digits}f}, "
+                    f"below the threshold {self.threshold:.{digits}f})")
         return f"{self.path}: " + ", ".join(f"{name} {p:.2f}" for name, p in self.top)
 
 
