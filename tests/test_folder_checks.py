@@ -445,3 +445,14 @@ def test_the_report_summarises_many_image_sizes(tmp_path):
             "21x31: 2, 22x30: 2\n") in many.report()
     few = data.index_image_folder(tmp_path / "few", val_fraction=0.3, test_fraction=0.3)
     assert "sizes (w x h): 40x30: 8, 60x30: 1\n" in few.report()
+
+
+def test_the_folder_table_lines_up_names_in_any_script(make_folder):
+    from tlhelpers.display import pad, text_width
+
+    assert (text_width("日本語"), text_width("grass"), text_width("e\u0301")) == (6, 5, 1)
+    assert pad("한국", 6) == "한국  " and pad("toolong", 3) == "toolong"
+    root = make_folder({"草地 grass": 10, "자갈": 10, "brick": 10})
+    table = data.index_image_folder(root).report().splitlines()[:5]  # header, 3, total
+    # every count ends in the same column, as a terminal draws it
+    assert len({text_width(line) for line in table}) == 1, table

@@ -27,14 +27,15 @@ import platform
 import sys
 import time
 import traceback
+import unicodedata
 import warnings
 from importlib import metadata, resources
 
 from tqdm import tqdm  # not tqdm.auto, which would want ipywidgets in a notebook
 
-__all__ = ["format_warning", "installed_versions", "lock_versions", "progress_bar",
-           "quiet_tensorflow",
-           "reader_traceback", "restore_notebook", "run_summary", "setup_notebook", "tested_with"]
+__all__ = ["format_warning", "installed_versions", "lock_versions", "pad", "progress_bar",
+           "quiet_tensorflow", "reader_traceback", "restore_notebook", "run_summary",
+           "setup_notebook", "tested_with", "text_width"]
 
 # The packages the "tested with" box names, as pip spells them, and how it titles them.
 TESTED_PACKAGES = {"tensorflow": "TensorFlow", "keras": "Keras", "numpy": "NumPy",
@@ -42,6 +43,35 @@ TESTED_PACKAGES = {"tensorflow": "TensorFlow", "keras": "Keras", "numpy": "NumPy
 
 _ORIGINAL_FORMATWARNING = warnings.formatwarning
 
+
+
+def text_width(text: str) -> int:
+    """The columns `text` takes in a terminal or a fixed-width block: two for each wide
+    or full-width letter (Chinese, Japanese, Korean), none for a combining mark.
+
+    Args:
+        text: any text.
+
+    Returns:
+        The width in columns, e.g. 6 for "日本語" and 5 for "grass".
+    """
+    return sum(0 if unicodedata.combining(c)
+               else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+               for c in text)
+
+
+def pad(text: str, width: int) -> str:
+    """`text` padded with spaces on the right to `width` columns (`text_width`), so
+    that a column of names in any script lines up; longer text is returned as it is.
+
+    Args:
+        text: the text.
+        width: the columns to fill.
+
+    Returns:
+        The padded text.
+    """
+    return text + " " * max(0, width - text_width(text))
 
 def format_warning(message, category, filename, lineno, line=None) -> str:
     """Formats a warning as `Category: message`, without the file path and source line.

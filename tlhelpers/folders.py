@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from tlhelpers.display import progress_bar
+from tlhelpers.display import pad, progress_bar, text_width
 
 __all__ = [
     "PROBLEM_KINDS",
@@ -327,14 +327,15 @@ class ImageIndex:
         """A short table of images per class and split, where each split comes from (when
         not from its own folder), then sizes, formats and modes."""
         splits = list(self.files)
-        width = max(len(name) for name in [*self.class_names, "class", "total"])
-        lines = ["  ".join([f"{'class':<{width}}", *(f"{s:>6}" for s in splits)])]
+        # widths in columns: a Chinese, Japanese or Korean letter takes two
+        width = max(text_width(name) for name in [*self.class_names, "class", "total"])
+        lines = ["  ".join([pad("class", width), *(f"{s:>6}" for s in splits)])]
         per_split = {split: self.counts(split) for split in splits}
         for i, name in enumerate(self.class_names):
             cells = (f"{per_split[s][i]:>6}" for s in splits)
-            lines.append("  ".join([f"{name:<{width}}", *cells]))
+            lines.append("  ".join([pad(name, width), *cells]))
         totals = (f"{len(self.files[s]):>6}" for s in splits)
-        lines.append("  ".join([f"{'total':<{width}}", *totals]))
+        lines.append("  ".join([pad("total", width), *totals]))
         for split in splits:
             source = self.split_sources.get(split, f"from {split}/")
             if source != f"from {split}/":
