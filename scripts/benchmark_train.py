@@ -138,6 +138,15 @@ def main() -> None:
                          "folder (one sub-folder per class).")
     if not args.folders and not args.add:
         parser.error("No folder to compare on: name some with --folders or --add.")
+    # a folder's name labels its rows: two folders of one name would mix their runs
+    named: dict[str, str] = {name: f"--folders {name}" for name in args.folders}
+    for path in args.add:
+        name = Path(path).expanduser().resolve().name
+        if name in named:
+            parser.error(f"--add: {path!r} has the name {name!r}, as {named[name]} has; "
+                         "the table labels runs by folder name. Rename one, or add a "
+                         "link of another name to it (ln -s).")
+        named[name] = f"--add {path!r}"
     work = Path(tempfile.mkdtemp(prefix="benchmark-train-"))
     builders = {"fashion-mnist-tiny": lambda: "fashion-mnist-tiny",
                 "digits": lambda: str(digits_folder(work / "digits")),

@@ -62,3 +62,12 @@ def test_a_wrong_folder_is_named_before_anything_trains(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "is not a folder" in done.stderr and "no such folder" in done.stderr
+    # two folders of one name would mix their rows in the table: refused, both named
+    for sub in ("a/birds", "b/birds", "digits"):
+        (tmp_path / sub).mkdir(parents=True)
+    for argv in (["--folders", "--add", str(tmp_path / "a/birds"), str(tmp_path / "b/birds")],
+                 ["--folders", "digits", "--add", str(tmp_path / "digits")]):
+        done = subprocess.run([sys.executable, str(SCRIPT), *argv],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and "Rename one" in done.stderr, done.stderr
+        assert "has the name" in done.stderr
