@@ -157,10 +157,8 @@ def main() -> None:
         paths[Path(path).expanduser().resolve().name] = str(Path(path).expanduser())
     rows = []
     for name in paths:
-        chosen = {recipe: run for recipe, run in RECIPES.items()
-                  if recipe in args.recipes
-                  and (name == "imbalanced" or "class-weight" not in recipe)}
-        for recipe, run in chosen.items():
+        for recipe in recipes_for(name, args.recipes):
+            run = RECIPES[recipe]
             scores = []
             for seed in range(args.seeds):
                 started = time.perf_counter()
@@ -180,7 +178,7 @@ def main() -> None:
         balanced = [s["balanced"] for s in scores]
         print(f"{f'{name}, {recipe}':<{width}}  {np.mean(accuracy):.3f} "
               f"[{', '.join(f'{a:.3f}' for a in accuracy)}]  balanced {np.mean(balanced):.3f}")
-    print("\npaired by seed (same split, same seed), against chapter 1's plain head:")
+    print("\npaired by seed (each recipe run with the same seeds), against chapter 1's plain head:")
     for name, recipe, scores in rows:
         baseline = next((s for n, r, s in rows if n == name and r == BASELINE), None)
         if recipe == BASELINE or baseline is None:
@@ -190,7 +188,7 @@ def main() -> None:
 
 
 BASELINE = "chapter 1's plain head"
-# recipe -> run(folder, seed, run_dir); the class-weight one runs on the imbalanced folder
+# recipe -> run(folder, seed, run_dir)
 RECIPES = {
     BASELINE: lambda folder, seed, _: plain_head(folder, seed),
     "tl-train, defaults": lambda folder, seed, run: command(folder, seed, run),
@@ -203,6 +201,14 @@ RECIPES = {
     "tl-train, --class-weight balanced": lambda folder, seed, run: command(
         folder, seed, run, class_weight="balanced"),
 }
+# recipes that run on some folders only (the others run on every folder)
+ONLY_ON = {"tl-train, --class-weight balanced": ("imbalanced",)}
+
+
+def recipes_for(folder: str, wanted: list[str]) -> list[str]:
+    """The recipes of `wanted` (in `RECIPES`' order) that run on `folder` (`ONLY_ON`)."""
+    return [recipe for recipe in RECIPES
+            if recipe in wanted and folder in ONLY_ON.get(recipe, (folder,))]
 
 
 def record(path: str, folder: str, recipe: str, seed: int, scores: dict,

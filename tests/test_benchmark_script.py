@@ -71,3 +71,11 @@ def test_a_wrong_folder_is_named_before_anything_trains(tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 2 and "Rename one" in done.stderr, done.stderr
         assert "has the name" in done.stderr
+
+
+def test_the_class_weight_recipe_runs_on_the_imbalanced_folder_only(bench):
+    everything = list(bench.RECIPES)
+    weighted = "tl-train, --class-weight balanced"
+    assert weighted in bench.recipes_for("imbalanced", everything)
+    assert bench.recipes_for("digits", everything) == [r for r in everything if r != weighted]
+    assert bench.recipes_for("birds", [weighted, bench.BASELINE]) == [bench.BASELINE]
