@@ -52,8 +52,8 @@ __all__ = [
     "AUGMENTATIONS",
     "BASE_ALIASES",
     "BASE_DEFAULTS",
+    "BaseDefaults",
     "DROPOUT",
-    "IMAGE_SIZES",
     "Recipe",
     "StageResult",
     "augmentation",
@@ -70,14 +70,28 @@ __all__ = [
 # What --base accepts, and the key of `tlhelpers.models.BASES` each name stands for.
 BASE_ALIASES = {"mobilenet": "mobilenet_025", "mobilenet_025": "mobilenet_025",
                 "vgg16": "vgg16"}
-# Per base: the profile whose batch size is the default, and its top block.
-BASE_DEFAULTS = {"mobilenet_025": ("tiny", ("block13",)), "vgg16": ("full", ("block5",))}
-# Per base: the image size (height, width) the command resizes to. MobileNet: 144, larger
-# than the tiny profile's 96 (a 4 x 4 map instead of 3 x 3; in chapter 4's benchmark it
-# beat chapter 1's head clearly on the bundled images, where 96 did not, and neither
-# size made a clear difference on the digits); Keras has no checkpoint of its own for
-# either size, so the 224 x 224 weights are used. VGG16: its ImageNet size.
-IMAGE_SIZES = {"mobilenet_025": (144, 144), "vgg16": (224, 224)}
+@dataclasses.dataclass(frozen=True)
+class BaseDefaults:
+    """The command's defaults for one base.
+
+    Args:
+        profile: the profile whose batch size is the default.
+        image_size: `(height, width)` the images are resized to.
+        top_blocks: the blocks stage 2 unfreezes.
+    """
+
+    profile: str
+    image_size: tuple[int, int]
+    top_blocks: tuple[str, ...]
+
+
+# MobileNet at 144, larger than the tiny profile's 96 (a 4 x 4 map instead of 3 x 3; in
+# chapter 4's benchmark it beat chapter 1's head clearly on the bundled images, where 96
+# did not, and neither size made a clear difference on the digits); Keras has no
+# checkpoint of its own for either size, so the 224 x 224 weights are used. VGG16 at its
+# ImageNet size.
+BASE_DEFAULTS = {"mobilenet_025": BaseDefaults("tiny", (144, 144), ("block13",)),
+                 "vgg16": BaseDefaults("full", (224, 224), ("block5",))}
 HEAD_LEARNING_RATE = 1e-3  # the keras.io guide's rate for a new head
 FINE_TUNE_LEARNING_RATE = 1e-5  # the same anchors' rate once the base is unfrozen
 MAX_EPOCHS = 30  # stage 1's budget; early stopping ends it sooner
@@ -220,7 +234,7 @@ def make_recipe(data_dir, base: str = "mobilenet", *, weights: str = "imagenet",
         base: `"mobilenet"` (MobileNet alpha=0.25, fine on a CPU; default) or `"vgg16"`
             (the article's, for a GPU).
         weights: `"imagenet"` (default) or `"none"` (random weights: no transfer).
-        image_size: a side or `(height, width)` (default: `IMAGE_SIZES`, 144 for
+        image_size: a side or `(height, width)` (default: `BASE_DEFAULTS`, 144 for
             MobileNet, 224 for VGG16).
         batch_size: images per batch (default: the profile's, 32).
         hidden_units: units of the head's hidden layer, 0 for a linear head (default 256,
@@ -262,11 +276,11 @@ def make_recipe(data_dir, base: str = "mobilenet", *, weights: str = "imagenet",
         raise ValueError(f"Unknown base. Received: `base={base!r}`. Use 'mobilenet' "
                          "(MobileNet alpha=0.25, fine on a CPU) or 'vgg16' (for a GPU).")
     key = BASE_ALIASES[base]
-    profile_name, top_block = BASE_DEFAULTS[key]
-    profile = PROFILES[profile_name]
+    defaults = BASE_DEFAULTS[key]
+    profile, top_block = PROFILES[defaults.profile], defaults.top_blocks
     _choice("weights", weights, ("imagenet", "none"))
     if image_size is None:
-        image_size = IMAGE_SIZES[key]
+        image_size = defaults.image_size
     elif isinstance(image_size, int | np.integer) and not isinstance(image_size, bool):
         image_size = (int(image_size), int(image_size))
     image_size = tuple(image_size)
