@@ -44,7 +44,6 @@ TESTED_PACKAGES = {"tensorflow": "TensorFlow", "keras": "Keras", "numpy": "NumPy
 _ORIGINAL_FORMATWARNING = warnings.formatwarning
 
 
-
 def text_width(text: str) -> int:
     """The columns `text` takes in a terminal or a fixed-width block: two for each wide
     or full-width letter (Chinese, Japanese, Korean), none for a combining mark.
@@ -72,6 +71,7 @@ def pad(text: str, width: int) -> str:
         The padded text.
     """
     return text + " " * max(0, width - text_width(text))
+
 
 def format_warning(message, category, filename, lineno, line=None) -> str:
     """Formats a warning as `Category: message`, without the file path and source line.
