@@ -25,7 +25,6 @@ import io
 import os
 import platform
 import shlex
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from tlhelpers.display import installed_versions
-from tlhelpers.rundir import new_file_mode
+from tlhelpers.rundir import write_atomically
 
 __all__ = ["Report", "RunFindings", "figure_to_data_url", "figure_to_svg", "head_text",
            "library_versions", "model_card", "run_report"]
@@ -230,13 +229,7 @@ class Report:
 
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Writes the report (UTF-8), atomically, and returns its path."""
-        path = Path(path)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent,
-                                         prefix=f".{path.name}.", delete=False) as staged:
-            staged.write(self.to_html())
-        os.chmod(staged.name, new_file_mode())
-        os.replace(staged.name, path)
-        return path
+        return write_atomically(path, self.to_html().encode("utf-8"))
 
 
 # --- The report of a run of the train command -------------------------------------------

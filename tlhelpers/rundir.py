@@ -39,6 +39,7 @@ __all__ = [
     "RunFolder",
     "new_file_mode",
     "resolved",
+    "write_atomically",
 ]
 
 MARKER = "tl-run.json"
@@ -68,6 +69,27 @@ def new_file_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
+
+
+def write_atomically(path: str | os.PathLike[str], content: bytes) -> Path:
+    """Writes a file under a unique temporary name beside it, then renames it into place:
+    a reader never sees it half-written, and a failure leaves any earlier file as it was.
+    The file gets the permissions of any new file (`new_file_mode`).
+
+    Args:
+        path: the file to write.
+        content: its bytes.
+
+    Returns:
+        `path`, as a `Path`.
+    """
+    path = Path(path)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.",
+                                     suffix=".partial", delete=False) as staged:
+        staged.write(content)
+    os.chmod(staged.name, new_file_mode())  # a temporary file is private (0600)
+    os.replace(staged.name, path)
+    return path
 
 
 class RunDirError(ValueError):
@@ -155,8 +177,9 @@ class RunFolder:
                             "command; --restart deletes these, and nothing else",
                    "written": sorted(set(self.written))}
         self.path.mkdir(parents=True, exist_ok=True)
-        self._replace(MARKER, (json.dumps(content, indent=1, ensure_ascii=False) + "\n")
-                      .encode("utf-8"))
+        write_atomically(self.path / MARKER,
+                         (json.dumps(content, indent=1, ensure_ascii=False) + "\n")
+                         .encode("utf-8"))
 
     def _claim(self, name: str) -> Path:
         """The path of `name`, once it is sure that writing there overwrites no file the
@@ -173,23 +196,13 @@ class RunFolder:
             self._save_marker()
         return target
 
-    def _replace(self, name: str, content: bytes) -> Path:
-        target = self.path / name
-        with tempfile.NamedTemporaryFile(dir=self.path, prefix=f".{name}.", suffix=".partial",
-                                         delete=False) as staged:
-            staged.write(content)
-        os.chmod(staged.name, new_file_mode())  # a temporary file is private (0600)
-        os.replace(staged.name, target)
-        return target
-
     def write_bytes(self, name: str, content: bytes) -> Path:
         """Writes a file atomically (a unique temporary name, then a rename).
 
         Raises:
             RunDirError: a file of that name exists that the run did not write.
         """
-        self._claim(name)
-        return self._replace(name, content)
+        return write_atomically(self._claim(name), content)
 
     def write_text(self, name: str, text: str) -> Path:
         """`write_bytes` of UTF-8 text."""
